@@ -39,25 +39,38 @@ export function sampleNoise(ev: CostEvaluator, parameters: number, scheme: Schem
   return { noise: estimateNoise(a, b), evaluations: 2 * idx.length * evaluationsPerEntry(scheme) };
 }
 
-/** The whole check on the current thread: the reference the worker sweep must reproduce. */
-export function checkBuiltin(job: BuiltinJob, settings: CheckSettings = DEFAULT_SETTINGS): CheckResult {
-  const { grad, cost, net } = analyticGradient(job);
-  const n = net.parameterCount;
-  const ev = createEvaluator(settings.evaluation, net, job.theta, job.data);
-  const approx = new Float64Array(n);
-  const kinks = new Uint32Array(n);
-  estimateRange(ev, 0, n, settings.scheme, settings.epsilon, approx, kinks);
+/** Round-off estimate and comparison, once the sweep has filled `approx` and `kinks`. */
+export function finishCheck(
+  job: BuiltinJob,
+  settings: CheckSettings,
+  analytic: { grad: Float64Array; cost: number; net: Network },
+  approx: Float64Array,
+  kinks: Uint32Array,
+  ev: CostEvaluator = createEvaluator(settings.evaluation, analytic.net, job.theta, job.data),
+): CheckResult {
+  const n = analytic.net.parameterCount;
   const { noise, evaluations } = sampleNoise(ev, n, settings.scheme, settings.epsilon);
   return compareGradients({
-    groups: net.groups,
-    grad,
+    groups: analytic.net.groups,
+    grad: analytic.grad,
     approx,
     kinks,
     threshold: settings.threshold,
     epsilon: settings.epsilon,
     scheme: settings.scheme,
     evaluations: n * evaluationsPerEntry(settings.scheme) + evaluations + (settings.scheme === 'forward' ? 1 : 0),
-    cost,
+    cost: analytic.cost,
     noise,
   });
+}
+
+/** The whole check on the current thread: the reference the worker sweep must reproduce. */
+export function checkBuiltin(job: BuiltinJob, settings: CheckSettings = DEFAULT_SETTINGS): CheckResult {
+  const analytic = analyticGradient(job);
+  const n = analytic.net.parameterCount;
+  const ev = createEvaluator(settings.evaluation, analytic.net, job.theta, job.data);
+  const approx = new Float64Array(n);
+  const kinks = new Uint32Array(n);
+  estimateRange(ev, 0, n, settings.scheme, settings.epsilon, approx, kinks);
+  return finishCheck(job, settings, analytic, approx, kinks, ev);
 }

@@ -2,7 +2,7 @@
 export function norm(x: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
-  if (Number.isFinite(s) && (s > 1e-290 || s === 0)) return Math.sqrt(s);
+  if (Number.isFinite(s) && s > 1e-290) return Math.sqrt(s);
   let scale = 0;
   let ssq = 1;
   for (let i = 0; i < x.length; i++) {

@@ -4,7 +4,7 @@ import type { NoiseEstimate } from './result.js';
 export const NOISE_STEP_RATIO = Math.SQRT2;
 
 /** Entries sampled evenly across the vector (every group gets a share in order). */
-export function noiseSampleIndices(parameters: number, count = 24): number[] {
+export function noiseSampleIndices(parameters: number, count = 64): number[] {
   if (parameters <= count) return Array.from({ length: parameters }, (_, i) => i);
   const out: number[] = [];
   for (let k = 0; k < count; k++) out.push(Math.floor(((k + 0.5) * parameters) / count));

@@ -1,4 +1,5 @@
 import { MT19937 } from './mt19937.js';
+import { correctlyRoundedLog } from './correctly-rounded-log.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -39,7 +40,7 @@ export class RandomState {
       x2 = 2 * this.mt.nextDouble() - 1;
       r2 = x1 * x1 + x2 * x2;
     } while (r2 >= 1 || r2 === 0);
-    const f = Math.sqrt((-2 * Math.log(r2)) / r2);
+    const f = Math.sqrt((-2 * correctlyRoundedLog(r2)) / r2);
     this.gauss = f * x1;
     this.hasGauss = true;
     return f * x2;

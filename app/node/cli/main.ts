@@ -1,0 +1,118 @@
+import { Command, CommanderError, Option } from 'commander';
+import { checkOneD } from '../../core/check/one-d.js';
+import { SCHEMES } from '../../core/check/schemes.js';
+import { parseDefect, DefectError } from '../../core/model/defects.js';
+import { CancelledError, InputError } from '../util/errors.js';
+import { type CheckOptions, checkJson, exitCodeFor, runCheck } from './check-command.js';
+import { formatCheck, formatOneD } from './format.js';
+import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
+import { runAudit } from './audit-command.js';
+import { VERSION } from '../version.js';
+
+/** Exit statuses, documented in the README. */
+export const EXIT = { pass: 0, fail: 1, usage: 2, inconclusive: 3, cancelled: 130 } as const;
+
+function defectOption(value: string): ReturnType<typeof parseDefect> {
+  try {
+    return parseDefect(value);
+  } catch (err) {
+    if (err instanceof DefectError) throw new InputError(err.message);
+    throw err;
+  }
+}
+
+/** Ctrl-C cancels the running sweep (workers stopped) instead of killing mid-write. */
+function cancelOnSigint(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const handler = (): void => {
+    if (ac.signal.aborted) process.exit(EXIT.cancelled);
+    process.stderr.write('\ncancelling… (Ctrl-C again to quit at once)\n');
+    ac.abort();
+  };
+  process.on('SIGINT', handler);
+  return { signal: ac.signal, dispose: () => process.off('SIGINT', handler) };
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('gradproof')
+    .description('Proof that a neural network\'s backpropagation is correct: finite-difference gradient checking.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('check')
+    .description('check a backward pass against finite differences (default: the notebook\'s fraud network and test case)')
+    .option('--model <ref>', 'builtin:notebook-fraud, mlp:IN,HIDDEN…,OUT, or a JSON model spec file', 'builtin:notebook-fraud')
+    .option('--data <ref>', 'builtin:notebook-case, random:ROWS, or a JSON dataset file', 'builtin:notebook-case')
+    .addOption(new Option('--backprop <kind>', 'the built-in backward: correct, or the notebook\'s buggy one (W2 ×2, b1 ×4)').choices(['correct', 'notebook-buggy']).default('correct'))
+    .option('--defect <GROUP:KIND[:FACTOR]>', 'inject a defect into the backward (repeatable): W2:scale:2, b1:flip, W1:zero, W2:transpose, layer1:drop-derivative', collect(defectOption))
+    .option('--epsilon <e>', 'perturbation size ε', positiveNumber('--epsilon'), 1e-7)
+    .option('--threshold <t>', 'largest difference that passes (the notebook: 2e-7)', positiveNumber('--threshold'), 2e-7)
+    .option('--scheme <s>', `finite-difference scheme: ${SCHEMES.join(', ')}`, oneOf('--scheme', SCHEMES), 'central')
+    .option('--evaluation <mode>', 'incremental (reuses cached activations) or full (whole forward pass per evaluation)', oneOf('--evaluation', ['incremental', 'full'] as const), 'incremental')
+    .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
+    .option('--seed <n>', 'seed for synthetic weights and data (numpy RandomState)', wholeNumber('--seed', 0, 4294967295), 1)
+    .option('--json', 'print one JSON object on stdout')
+    .option('--progress', 'show the progress bar even with --json')
+    .action(async (opts: CheckOptions) => {
+      const sig = cancelOnSigint();
+      try {
+        const outcome = await runCheck(opts, sig.signal);
+        if (opts.json) process.stdout.write(`${JSON.stringify(checkJson(outcome, opts), null, 2)}\n`);
+        else process.stdout.write(`${formatCheck(outcome.result, outcome.context)}\n`);
+        setExit(exitCodeFor(outcome.result));
+      } finally {
+        sig.dispose();
+      }
+    });
+
+  program
+    .command('check-1d')
+    .description("the notebook's 1-D case: J(θ) = θx, checked at one θ")
+    .option('--x <x>', 'the input x', finiteNumber('--x'), 2)
+    .option('--theta <θ>', 'the parameter θ', finiteNumber('--theta'), 4)
+    .option('--epsilon <e>', 'perturbation size ε', positiveNumber('--epsilon'), 1e-7)
+    .option('--threshold <t>', 'largest difference that passes (the notebook: 1e-7)', positiveNumber('--threshold'), 1e-7)
+    .option('--json', 'print one JSON object on stdout')
+    .action((opts: { x: number; theta: number; epsilon: number; threshold: number; json?: boolean }) => {
+      const r = checkOneD(opts.x, opts.theta, opts.epsilon, opts.threshold);
+      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatOneD(r)}\n`);
+      setExit(r.verdict === 'pass' ? EXIT.pass : EXIT.fail);
+    });
+
+  program
+    .command('audit')
+    .description("the notebook's story on the built-in example: the buggy backward fails, the fixed one passes, the 1-D case passes")
+    .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
+    .action(async (opts: { workers?: number }) => {
+      setExit(await runAudit(opts));
+    });
+  return program;
+}
+
+/** Run the CLI; resolves to the exit status (never throws for bad input). */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors were printed by commander.
+      return err.exitCode === 0 ? 0 : EXIT.usage;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`gradproof: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof CancelledError) {
+      process.stderr.write('gradproof: cancelled; no result was recorded\n');
+      return EXIT.cancelled;
+    }
+    process.stderr.write(`gradproof: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return 70;
+  }
+}
