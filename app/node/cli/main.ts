@@ -37,9 +37,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('gradproof')
     .description('Proof that a neural network\'s backpropagation is correct: finite-difference gradient checking.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    // One line per error, in the same voice as every other error: "gradproof: … (see --help)".
+    .configureOutput({ outputError: (str, write) => write(`gradproof: ${str.replace(/^error: /, '').trimEnd().replace(/\s*\n\s*/g, ' ')} (see gradproof --help)\n`) });
 
   program
     .command('check')

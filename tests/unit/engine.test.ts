@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../app/core/builtins/notebook.js';
+import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/builtins/synthetic.js';
+import { NOTEBOOK_BUGS, parseDefect, validateDefects } from '../../app/core/model/defects.js';
+import { FullEvaluator, IncrementalEvaluator } from '../../app/core/model/evaluator.js';
+import { Network } from '../../app/core/model/network.js';
+import { type ModelSpec, entryName, paramGroups, parseModelSpec } from '../../app/core/model/spec.js';
+import { golden } from '../helpers/golden.js';
+
+const nb = golden.notebook;
+
+describe('the notebook test case', () => {
+  it('draws X and every parameter exactly as numpy does, from one RandomState(1) stream', () => {
+    const c = notebookCase();
+    expect(c.data.X.toRows()).toEqual(nb.X);
+    expect(Array.from(c.theta)).toEqual(nb.theta);
+    expect(Array.from(c.data.Y.data)).toEqual([1, 1, 0]);
+  });
+
+  it('forward gives the notebook cost, and backward its gradients (buggy and fixed)', () => {
+    const c = notebookCase();
+    const net = new Network(NOTEBOOK_FRAUD_SPEC);
+    const cache = net.forward(c.theta, c.data);
+    expect(cache.cost).toBe(nb.cost);
+    // BLAS may sum a dot product in another order: Z agrees to rounding, the cost exactly.
+    cache.Z[1]!.toRows().flat().forEach((v, i) => expect(v).toBeCloseTo(nb.Z1.flat()[i]!, 14));
+    for (const [defects, ref] of [
+      [[], nb.fixed],
+      [NOTEBOOK_BUGS, nb.buggy],
+    ] as const) {
+      const g = net.backward(c.theta, c.data, cache, defects);
+      g.forEach((v, i) => expect(Math.abs(v - ref.grad[i]!)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(ref.grad[i]!))));
+    }
+  });
+
+  it('flattens in group order W1, b1, W2, b2, W3, b3, row-major, and names entries', () => {
+    const groups = paramGroups(NOTEBOOK_FRAUD_SPEC);
+    expect(groups.map((g) => `${g.name}:${g.rows}x${g.cols}@${g.offset}`)).toEqual(['W1:5x4@0', 'b1:5x1@20', 'W2:3x5@25', 'b2:3x1@40', 'W3:1x3@43', 'b3:1x1@46']);
+    expect(entryName(groups, 25 + 5 + 3)).toBe('W2[1,3]');
+    expect(entryName(groups, 46)).toBe('b3[0,0]');
+    const net = new Network(NOTEBOOK_FRAUD_SPEC);
+    const theta = notebookCase().theta;
+    expect(net.weights(theta, 2).get(1, 3)).toBe(theta[33]);
+  });
+});
+
+/** Five-point differences: an independent check of the analytic backward of every activation and loss. */
+function fivePoint(net: Network, theta: Float64Array, data: ReturnType<typeof randomDataset>, i: number, h = 1e-4): number {
+  const at = (d: number): number => {
+    const t = theta.slice();
+    t[i]! += d;
+    return net.cost(t, data);
+  };
+  return (at(-2 * h) - 8 * at(-h) + 8 * at(h) - at(2 * h)) / (12 * h);
+}
+
+const specs: ModelSpec[] = [
+  { name: 'tanh-mse', inputs: 3, layers: [{ units: 4, activation: 'tanh' }, { units: 2, activation: 'linear' }], loss: 'mean_squared_error' },
+  { name: 'sigmoid-mse', inputs: 3, layers: [{ units: 4, activation: 'sigmoid' }, { units: 2, activation: 'sigmoid' }], loss: 'mean_squared_error' },
+  { name: 'leaky-softmax', inputs: 3, layers: [{ units: 5, activation: 'leaky_relu', alpha: 0.1 }, { units: 3, activation: 'linear' }], loss: 'softmax_cross_entropy' },
+  { name: 'tanh-bce', inputs: 2, layers: [{ units: 3, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' },
+];
+
+describe('analytic backward of every activation and loss', () => {
+  for (const spec of specs) {
+    it(`${spec.name}: agrees with five-point differences to 1e-8`, () => {
+      const net = new Network(spec);
+      const theta = initParameters(spec, 7);
+      const data = randomDataset(spec, 6, 7);
+      const g = net.backward(theta, data, net.forward(theta, data));
+      for (let i = 0; i < g.length; i++) {
+        const fd = fivePoint(net, theta, data, i);
+        expect(Math.abs(g[i]! - fd)).toBeLessThan(1e-8 * Math.max(1, Math.abs(fd)));
+      }
+    });
+  }
+});
+
+describe('defects', () => {
+  const spec = parseMlpSpec('mlp:4,6,5,1');
+  const net = new Network(spec);
+  const theta = initParameters(spec, 3);
+  const data = randomDataset(spec, 9, 3);
+  const cache = net.forward(theta, data);
+  const clean = net.backward(theta, data, cache);
+  const slice = (g: Float64Array, name: string): Float64Array => {
+    const grp = net.groups.find((x) => x.name === name)!;
+    return g.subarray(grp.offset, grp.offset + grp.size);
+  };
+
+  it('scale, flip and zero touch only their group', () => {
+    const g = net.backward(theta, data, cache, [parseDefect('W2:scale:3'), parseDefect('b1:flip'), parseDefect('b3:zero')]);
+    expect(Array.from(slice(g, 'W2'))).toEqual(Array.from(slice(clean, 'W2'), (v) => v * 3));
+    expect(Array.from(slice(g, 'b1'))).toEqual(Array.from(slice(clean, 'b1'), (v) => -v));
+    expect(Array.from(slice(g, 'b3'))).toEqual([0]);
+    expect(Array.from(slice(g, 'W1'))).toEqual(Array.from(slice(clean, 'W1')));
+  });
+
+  it('transpose pours the transposed gradient into the slot', () => {
+    const g = net.backward(theta, data, cache, [parseDefect('W2:transpose')]);
+    const grp = net.groups.find((x) => x.name === 'W2')!;
+    expect(g[grp.offset + 1 * grp.rows + 0]).toBe(clean[grp.offset + 0 * grp.cols + 1]);
+  });
+
+  it('drop-derivative changes the layer and everything below it, nothing above', () => {
+    const g = net.backward(theta, data, cache, [parseDefect('layer1:drop-derivative')]);
+    expect(Array.from(slice(g, 'W2'))).toEqual(Array.from(slice(clean, 'W2')));
+    expect(Array.from(slice(g, 'W1'))).not.toEqual(Array.from(slice(clean, 'W1')));
+  });
+
+  it('bad defects are refused with the fix', () => {
+    expect(() => parseDefect('W2:scale')).toThrow(/numeric factor/);
+    expect(() => parseDefect('W2:melt')).toThrow(/unknown kind "melt"/);
+    expect(() => parseDefect('W2')).toThrow(/GROUP:KIND/);
+    expect(() => validateDefects([parseDefect('W9:flip')], net.groups)).toThrow(/no such parameter group; groups are W1, b1/);
+    expect(() => validateDefects([parseDefect('b1:transpose')], net.groups)).toThrow(/at least 2 rows and 2 columns/);
+    expect(() => validateDefects([parseDefect('layer7:drop-derivative')], net.groups)).toThrow(/layers 1 to 3/);
+  });
+});
+
+describe('incremental evaluation', () => {
+  it('is bit-identical to the full pass on the notebook (narrow layers replay the same dot products)', () => {
+    const c = notebookCase();
+    const net = new Network(NOTEBOOK_FRAUD_SPEC);
+    const full = new FullEvaluator(net, c.theta, c.data);
+    const inc = new IncrementalEvaluator(net, c.theta, c.data);
+    for (let i = 0; i < net.parameterCount; i++) {
+      for (const d of [1e-7, -1e-7, 1e-3]) expect(inc.costAtEntry(i, d)).toBe(full.costAtEntry(i, d));
+    }
+  });
+
+  it('agrees with the full pass to rounding on wide layers (rank-one updates), kinks included', () => {
+    const spec = parseMlpSpec('mlp:12,40,20,1');
+    const net = new Network(spec);
+    const theta = initParameters(spec, 5);
+    const data = randomDataset(spec, 64, 5);
+    const full = new FullEvaluator(net, theta, data);
+    const inc = new IncrementalEvaluator(net, theta, data);
+    for (let i = 0; i < net.parameterCount; i += 7) {
+      for (const d of [1e-7, -1e-4, 0.5]) {
+        const a = full.costAtEntry(i, d);
+        const b = inc.costAtEntry(i, d);
+        expect(Math.abs(a - b)).toBeLessThan(1e-14);
+        expect(inc.kinks).toBe(full.kinks);
+      }
+    }
+  });
+});
+
+describe('model specs', () => {
+  it('errors name the field and the fix', () => {
+    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 2, activation: 'swish' }], loss: 'mean_squared_error' })).toThrow(/field layers\[0\]\.activation: activation must be one of relu/);
+    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 1, activation: 'relu' }], loss: 'binary_cross_entropy' })).toThrow(/set the last activation to "sigmoid"/);
+    expect(() => parseModelSpec({ name: 'x', inputs: -3, layers: [{ units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' })).toThrow(/field inputs/);
+    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [], loss: 'binary_cross_entropy' })).toThrow(/at least one dense layer/);
+  });
+});
