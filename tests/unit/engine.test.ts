@@ -4,7 +4,8 @@ import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/buil
 import { NOTEBOOK_BUGS, parseDefect, validateDefects } from '../../app/core/model/defects.js';
 import { FullEvaluator, IncrementalEvaluator } from '../../app/core/model/evaluator.js';
 import { Network } from '../../app/core/model/network.js';
-import { type ModelSpec, entryName, paramGroups, parseModelSpec } from '../../app/core/model/spec.js';
+import { type ModelSpec, entryName, paramGroups } from '../../app/core/model/spec.js';
+import { parseModelSpec } from '../../app/core/model/spec-schema.js';
 import { golden } from '../helpers/golden.js';
 
 const nb = golden.notebook;

@@ -4,7 +4,7 @@ import { type Dataset, Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { compareGradients } from './compare.js';
 import { NOISE_STEP_RATIO, estimateNoise, noiseSampleIndices } from './noise.js';
-import type { CheckResult, NoiseEstimate } from './result.js';
+import type { CheckResult } from './result.js';
 import { type Scheme, estimateEntry, estimateRange, evaluationsPerEntry } from './schemes.js';
 
 export interface CheckSettings {
@@ -31,25 +31,34 @@ export function analyticGradient(job: BuiltinJob): { grad: Float64Array; cost: n
   return { grad: net.backward(job.theta, job.data, cache, job.defects), cost: cache.cost, net };
 }
 
-/** Round-off estimate from a sample of entries (2 × evaluationsPerEntry evaluations each). */
-export function sampleNoise(ev: CostEvaluator, parameters: number, scheme: Scheme, epsilon: number): { noise: NoiseEstimate; evaluations: number } {
-  const idx = noiseSampleIndices(parameters);
-  const a = idx.map((i) => estimateEntry(ev, i, scheme, epsilon).value);
-  const b = idx.map((i) => estimateEntry(ev, i, scheme, epsilon * NOISE_STEP_RATIO).value);
-  return { noise: estimateNoise(a, b), evaluations: 2 * idx.length * evaluationsPerEntry(scheme) };
+/** Entries re-estimated at √2·ε to measure round-off, and that step. */
+export function noisePlan(parameters: number, epsilon: number): { indices: number[]; epsilon: number } {
+  return { indices: noiseSampleIndices(parameters), epsilon: epsilon * NOISE_STEP_RATIO };
 }
 
-/** Round-off estimate and comparison, once the sweep has filled `approx` and `kinks`. */
+/** Estimates of `indices` at step `epsilon` (the noise sample's wider step). */
+export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): Float64Array {
+  return Float64Array.from(indices, (i) => estimateEntry(ev, i, scheme, epsilon).value);
+}
+
+/**
+ * Compare once the sweep has filled `approx` and `kinks` and the noise sample
+ * has been re-estimated at √2·ε (`wider`, in `noisePlan` order).
+ */
 export function finishCheck(
-  job: BuiltinJob,
   settings: CheckSettings,
   analytic: { grad: Float64Array; cost: number; net: Network },
   approx: Float64Array,
   kinks: Uint32Array,
-  ev: CostEvaluator = createEvaluator(settings.evaluation, analytic.net, job.theta, job.data),
+  wider: Float64Array,
 ): CheckResult {
   const n = analytic.net.parameterCount;
-  const { noise, evaluations } = sampleNoise(ev, n, settings.scheme, settings.epsilon);
+  const plan = noisePlan(n, settings.epsilon);
+  const noise = estimateNoise(
+    plan.indices.map((i) => approx[i]!),
+    Array.from(wider),
+  );
+  const perEntry = evaluationsPerEntry(settings.scheme);
   return compareGradients({
     groups: analytic.net.groups,
     grad: analytic.grad,
@@ -58,7 +67,7 @@ export function finishCheck(
     threshold: settings.threshold,
     epsilon: settings.epsilon,
     scheme: settings.scheme,
-    evaluations: n * evaluationsPerEntry(settings.scheme) + evaluations + (settings.scheme === 'forward' ? 1 : 0),
+    evaluations: (n + plan.indices.length) * perEntry + (settings.scheme === 'forward' ? 1 : 0),
     cost: analytic.cost,
     noise,
   });
@@ -72,5 +81,6 @@ export function checkBuiltin(job: BuiltinJob, settings: CheckSettings = DEFAULT_
   const approx = new Float64Array(n);
   const kinks = new Uint32Array(n);
   estimateRange(ev, 0, n, settings.scheme, settings.epsilon, approx, kinks);
-  return finishCheck(job, settings, analytic, approx, kinks, ev);
+  const plan = noisePlan(n, settings.epsilon);
+  return finishCheck(settings, analytic, approx, kinks, estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon));
 }

@@ -11,7 +11,10 @@ export function sigmoid(x: number): number {
 export function activate(layer: LayerSpec, z: Float64Array, a: Float64Array, from = 0, to = z.length): void {
   switch (layer.activation) {
     case 'relu':
-      for (let i = from; i < to; i++) a[i] = Math.max(0, z[i]!);
+      for (let i = from; i < to; i++) {
+        const v = z[i]!;
+        a[i] = v > 0 ? v : v !== v ? v : 0; // np.maximum(0, v): NaN propagates, -0 becomes 0
+      }
       return;
     case 'leaky_relu': {
       const alpha = layer.alpha ?? DEFAULT_LEAKY_ALPHA;

@@ -1,5 +1,5 @@
 import { Tensor, matmul } from '../tensor/tensor.js';
-import { activate, hasKink } from './activations.js';
+import { DEFAULT_LEAKY_ALPHA, activate, hasKink } from './activations.js';
 import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
 import { groupOf } from './spec.js';
@@ -29,9 +29,20 @@ export type EvaluationMode = 'incremental' | 'full';
  */
 export const EXACT_REPLAY_MAX_FANIN = 8;
 
+/** Memory allowed for cached linear regions of one layer's units. */
+const REGION_CACHE_BYTES = 64 << 20;
+
+/**
+ * A perturbation crosses the kink at 0 when the pre-activation changes sign or
+ * lands on or leaves 0 (zb·z ≤ 0 and it moved): one comparison in the common case.
+ */
+export function crossesKink(zb: number, z: number): boolean {
+  return zb * z <= 0 && zb !== z;
+}
+
 function countSignChanges(base: Float64Array, next: Float64Array, from = 0, to = base.length): number {
   let n = 0;
-  for (let i = from; i < to; i++) if (base[i]! > 0 !== next[i]! > 0) n++;
+  for (let i = from; i < to; i++) if (crossesKink(base[i]!, next[i]!)) n++;
   return n;
 }
 
@@ -84,13 +95,25 @@ export class IncrementalEvaluator implements CostEvaluator {
   kinks = 0;
   private readonly base: ForwardCache;
   private readonly baseLosses: Float64Array;
+  private readonly baseLossSum: number;
+  /** Every layer narrow enough to replay: results equal the full pass bit for bit. */
+  private readonly exact: boolean;
   private readonly m: number;
   private readonly rowZ: Float64Array;
   private readonly rowA: Float64Array;
   private readonly cols: Int32Array;
   private readonly losses: Float64Array;
   private readonly subLosses: Float64Array;
-  private readonly full: FullEvaluator;
+  private full: FullEvaluator | undefined;
+  private readonly dA: Float64Array;
+  private readonly zBuf: Float64Array[];
+  private readonly aBuf: Float64Array[];
+  private readonly yBuf: Float64Array;
+  private readonly wcol: Float64Array;
+  private readonly aTmp: Float64Array;
+  private readonly zT: (Float64Array | undefined)[] = [];
+  private readonly regions = new Map<number, { margin: Float64Array; slope: Float64Array }>();
+  private regionLayer = 0;
 
   constructor(
     private readonly net: Network,
@@ -103,15 +126,24 @@ export class IncrementalEvaluator implements CostEvaluator {
     const L = net.layerCount;
     this.baseLosses = new Float64Array(this.m);
     exampleLosses(net.spec.loss, this.base.A[L]!, data.Y, this.baseLosses);
+    this.baseLossSum = this.baseLosses.reduce((a, b) => a + b, 0);
+    this.exact = net.spec.layers.every((_, q) => net.weights(theta0, q + 1).cols <= EXACT_REPLAY_MAX_FANIN);
     this.rowZ = new Float64Array(this.m);
     this.rowA = new Float64Array(this.m);
     this.cols = new Int32Array(this.m);
     this.losses = new Float64Array(this.m);
     this.subLosses = new Float64Array(this.m);
-    this.full = new FullEvaluator(net, theta0, data);
+    this.dA = new Float64Array(this.m);
+    // Work buffers per layer, sized for all examples, reused by every evaluation.
+    this.zBuf = this.base.Z.map((z) => new Float64Array(z.rows * this.m));
+    this.aBuf = this.base.A.map((a) => new Float64Array(a.rows * this.m));
+    this.yBuf = new Float64Array(data.Y.rows * this.m);
+    this.wcol = new Float64Array(Math.max(...net.spec.layers.map((x) => x.units)));
+    this.aTmp = new Float64Array(this.wcol.length);
   }
 
   costAt(theta: Float64Array): number {
+    this.full ??= new FullEvaluator(this.net, this.theta0, this.data);
     return this.full.costAt(theta);
   }
 
@@ -130,59 +162,276 @@ export class IncrementalEvaluator implements CostEvaluator {
     const rowZ = this.rowZ;
     const rowA = this.rowA;
     const zOff = i * m;
-    if (net.weights(this.theta0, l).cols <= EXACT_REPLAY_MAX_FANIN) {
-      this.replayRow(l, i, index, delta, rowZ);
-    } else if (g.kind === 'bias') {
-      for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step;
-    } else {
-      const prev = this.base.A[l - 1]!.data;
-      const pOff = (k % g.cols) * m;
-      for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step * prev[pOff + c]!;
-    }
     const layer = net.spec.layers[l - 1]!;
-    activate(layer, rowZ, rowA);
-    this.kinks = 0;
-    if (hasKink(layer.activation)) {
-      for (let c = 0; c < m; c++) if (Zl[zOff + c]! > 0 !== rowZ[c]! > 0) this.kinks++;
-    }
-    // Examples whose layer-l output moved at all.
+    const colsOut = this.cols;
+    const dA = this.dA;
     let nc = 0;
-    for (let c = 0; c < m; c++) if (rowA[c] !== Al[zOff + c]) this.cols[nc++] = c;
+    let kinks = 0;
+    const replay = net.weights(this.theta0, l).cols <= EXACT_REPLAY_MAX_FANIN;
+    if (!replay && hasKink(layer.activation)) {
+      // One pass for the common case: row i of Z_l moved by the step (rank-one),
+      // activated, kinks counted, and the examples whose output moved collected
+      // with their ΔA (branch-free where the outcome is a coin toss).
+      const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
+      const prev = g.kind === 'weight' ? this.base.A[l - 1]!.data : undefined;
+      const pOff = (k % g.cols) * m;
+      for (let c = 0; c < m; c++) {
+        const zb = Zl[zOff + c]!;
+        const z = prev ? zb + step * prev[pOff + c]! : zb + step;
+        if (zb * z <= 0 && zb !== z) kinks++;
+        const a = alpha === 0 ? Math.max(z, 0) : Math.max(z, alpha * z);
+        rowA[c] = a;
+        const d = a - Al[zOff + c]!;
+        colsOut[nc] = c;
+        dA[nc] = d;
+        nc += a !== Al[zOff + c] ? 1 : 0;
+      }
+    } else {
+      if (replay) {
+        this.replayRow(l, i, index, delta, rowZ);
+      } else if (g.kind === 'bias') {
+        for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step;
+      } else {
+        const prev = this.base.A[l - 1]!.data;
+        const pOff = (k % g.cols) * m;
+        for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step * prev[pOff + c]!;
+      }
+      activate(layer, rowZ, rowA);
+      if (hasKink(layer.activation)) {
+        for (let c = 0; c < m; c++) if (Zl[zOff + c]! * rowZ[c]! <= 0 && Zl[zOff + c]! !== rowZ[c]!) kinks++;
+      }
+      // Examples whose layer-l output moved at all (branch-free, as above).
+      for (let c = 0; c < m; c++) {
+        colsOut[nc] = c;
+        dA[nc] = rowA[c]! - Al[zOff + c]!;
+        nc += rowA[c] !== Al[zOff + c] ? 1 : 0;
+      }
+    }
+    this.kinks = kinks;
     if (nc === 0) return this.baseCost;
 
+    const cols = this.cols;
     let sub: Tensor; // activations of the changed columns at the current layer
     if (l === L) {
-      sub = this.gather(this.base.A[L]!, nc);
-      for (let t = 0; t < nc; t++) sub.data[i * nc + t] = rowA[this.cols[t]!]!;
+      sub = this.gather(this.base.A[L]!, nc, this.aBuf[L]!);
+      for (let t = 0; t < nc; t++) sub.data[i * nc + t] = rowA[cols[t]!]!;
     } else {
       const W = net.weights(this.theta0, l + 1);
-      let z: Tensor;
+      const zBuf = this.zBuf[l + 1]!;
       if (W.cols <= EXACT_REPLAY_MAX_FANIN) {
         // Narrow layer: the same dot products as the full pass, on the changed columns.
-        const a = this.gather(this.base.A[l]!, nc);
-        for (let t = 0; t < nc; t++) a.data[i * nc + t] = rowA[this.cols[t]!]!;
-        z = matmul(W, a, net.bias(this.theta0, l + 1));
+        const a = this.gather(this.base.A[l]!, nc, this.aBuf[l]!);
+        for (let t = 0; t < nc; t++) a.data[i * nc + t] = rowA[cols[t]!]!;
+        const z = matmul(W, a, net.bias(this.theta0, l + 1), new Tensor(W.rows, nc, zBuf.subarray(0, W.rows * nc)));
+        sub = this.activateSub(l + 1, z, nc);
       } else {
-        // Rank-one update of layer l+1 on the changed columns.
-        z = this.gather(this.base.Z[l + 1]!, nc);
-        for (let t = 0; t < nc; t++) {
-          const c = this.cols[t]!;
-          const dA = rowA[c]! - Al[zOff + c]!;
-          for (let r = 0; r < W.rows; r++) z.data[r * nc + t] = z.data[r * nc + t]! + W.data[r * W.cols + i]! * dA;
+        // Rank-one update of layer l+1 on the changed columns: Z' = Z + W[:,i] ⊗ ΔA_l[i,:],
+        // fused with the activation and the kink count so the block is walked once.
+        if (l + 2 === L && hasKink(net.spec.layers[l]!.activation)) {
+          sub = this.rankOneIntoOutput(l, i, nc);
+          return this.finishLoss(sub, nc);
         }
+        const next = net.spec.layers[l]!;
+        const aBuf = this.aBuf[l + 1]!;
+        const Zb = this.base.Z[l + 1]!.data;
+        const Wd = W.data;
+        const wc = W.cols;
+        const leaky = next.activation === 'leaky_relu' ? (next.alpha ?? DEFAULT_LEAKY_ALPHA) : next.activation === 'relu' ? 0 : -1;
+        let kinks = 0;
+        for (let r = 0; r < W.rows; r++) {
+          const w = Wd[r * wc + i]!;
+          const zo = r * m;
+          const so = r * nc;
+          if (leaky >= 0) {
+            for (let t = 0; t < nc; t++) {
+              const zb = Zb[zo + cols[t]!]!;
+              const z = zb + w * dA[t]!;
+              if (zb * z <= 0 && zb !== z) kinks++;
+              aBuf[so + t] = z > 0 ? z : z !== z ? z : leaky === 0 ? 0 : leaky * z;
+            }
+          } else {
+            for (let t = 0; t < nc; t++) zBuf[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
+          }
+        }
+        this.kinks += kinks;
+        if (leaky >= 0) sub = new Tensor(W.rows, nc, aBuf.subarray(0, W.rows * nc));
+        else sub = this.activateSub(l + 1, new Tensor(W.rows, nc, zBuf.subarray(0, W.rows * nc)), nc);
       }
-      sub = this.activateSub(l + 1, z, nc);
       for (let q = l + 2; q <= L; q++) {
-        const zq = matmul(net.weights(this.theta0, q), sub, net.bias(this.theta0, q));
+        const Wq = net.weights(this.theta0, q);
+        const zq = matmul(Wq, sub, net.bias(this.theta0, q), new Tensor(Wq.rows, nc, this.zBuf[q]!.subarray(0, Wq.rows * nc)));
         sub = this.activateSub(q, zq, nc);
       }
     }
-    const ySub = this.gather(this.data.Y, nc);
-    exampleLosses(net.spec.loss, sub, ySub, this.subLosses);
-    const losses = this.losses;
-    losses.set(this.baseLosses);
-    for (let t = 0; t < nc; t++) losses[this.cols[t]!] = this.subLosses[t]!;
-    return meanLoss(losses);
+    return this.finishLoss(sub, nc);
+  }
+
+  /** Mean loss with the changed examples' losses swapped in, summed in example order. */
+  private finishLoss(out: Tensor, nc: number): number {
+    const cols = this.cols;
+    const ySub = this.gather(this.data.Y, nc, this.yBuf);
+    exampleLosses(this.net.spec.loss, out, ySub, this.subLosses);
+    if (this.exact) {
+      // Bit-for-bit with the full pass: every example's loss, summed in example order.
+      const losses = this.losses;
+      losses.set(this.baseLosses);
+      for (let t = 0; t < nc; t++) losses[cols[t]!] = this.subLosses[t]!;
+      return meanLoss(losses);
+    }
+    // Wide layers already differ from the full pass by rounding; here the changed
+    // examples' losses are added as differences to the base sum, O(changed) not O(m).
+    let delta = 0;
+    for (let t = 0; t < nc; t++) delta += this.subLosses[t]! - this.baseLosses[cols[t]!]!;
+    return (1 / this.m) * (this.baseLossSum + delta);
+  }
+
+  /**
+   * The common case of a weight or bias feeding a (leaky) ReLU layer just below the
+   * output: example by example, the R pre-activations of layer l+1 are updated
+   * (Z + W[:,i]·ΔA), activated, checked for kinks and folded straight into the
+   * output pre-activations in matmul's order, without writing the R × nc block.
+   * Base Z_{l+1} is kept example-major so each example's R values are contiguous.
+   */
+  private rankOneIntoOutput(l: number, i: number, nc: number): Tensor {
+    const net = this.net;
+    const L = l + 2;
+    const W = net.weights(this.theta0, l + 1);
+    const R = W.rows;
+    const WL = net.weights(this.theta0, L);
+    const bL = net.bias(this.theta0, L).data;
+    const K = WL.rows;
+    const wl = WL.data;
+    const layer = net.spec.layers[l]!;
+    const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
+    const wcol = this.wcol;
+    for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
+    const Zt = this.zExampleMajor(l + 1);
+    const cols = this.cols;
+    const dA = this.dA;
+    const zL = this.zBuf[L]!;
+    const aTmp = this.aTmp;
+    const region = this.linearRegion(l, i);
+    const margin = region.margin;
+    const slope = region.slope;
+    const ZL = this.base.Z[L]!.data;
+    const m = this.m;
+    let kinks = 0;
+    // Loops specialised by hand: this is the innermost loop of most sweeps. A kink is
+    // a sign change of the pre-activation (zb·z ≤ 0 with z moved), tested as one
+    // comparison so the branch predicts well.
+    for (let t = 0; t < nc; t++) {
+      const c = cols[t]!;
+      const d = dA[t]!;
+      if (Math.abs(d) < 0.5 * margin[c]!) {
+        // Inside the linear region: no unit of layer l+1 changes side, so the output
+        // moves by exactly d·slope (see linearRegion).
+        for (let k = 0; k < K; k++) zL[k * nc + t] = ZL[k * m + c]! + d * slope[k * m + c]!;
+        continue;
+      }
+      const base = c * R;
+      if (K === 1) {
+        let acc = 0;
+        if (alpha === 0) {
+          for (let r = 0; r < R; r++) {
+            const zb = Zt[base + r]!;
+            const z = zb + wcol[r]! * d;
+            if (zb * z <= 0 && zb !== z) kinks++;
+            acc += wl[r]! * Math.max(z, 0);
+          }
+        } else {
+          for (let r = 0; r < R; r++) {
+            const zb = Zt[base + r]!;
+            const z = zb + wcol[r]! * d;
+            if (zb * z <= 0 && zb !== z) kinks++;
+            acc += wl[r]! * Math.max(z, alpha * z);
+          }
+        }
+        const b = bL[0]!;
+        zL[t] = b !== 0 ? acc + b : acc;
+      } else {
+        for (let r = 0; r < R; r++) {
+          const zb = Zt[base + r]!;
+          const z = zb + wcol[r]! * d;
+          if (zb * z <= 0 && zb !== z) kinks++;
+          aTmp[r] = alpha === 0 ? Math.max(z, 0) : Math.max(z, alpha * z);
+        }
+        for (let k = 0; k < K; k++) {
+          let acc = 0;
+          const ko = k * R;
+          for (let r = 0; r < R; r++) acc += wl[ko + r]! * aTmp[r]!;
+          const b = bL[k]!;
+          zL[k * nc + t] = b !== 0 ? acc + b : acc;
+        }
+      }
+    }
+    this.kinks += kinks;
+    return this.activateSub(L, new Tensor(K, nc, zL.subarray(0, K * nc)), nc);
+  }
+
+  /**
+   * A ReLU layer is linear on each side of its kinks. For unit i of layer l and
+   * example c, as long as no unit r of layer l+1 changes side, moving A_l[i,c] by d
+   * moves the output pre-activations by exactly d·slope[k,c], where
+   * slope[k,c] = Σ_r W_L[k,r]·f'(Z_{l+1}[r,c])·W_{l+1}[r,i] (f' = 1 or α per side);
+   * and no unit changes side while |d| < margin[c] = min_r |Z_{l+1}[r,c]| / |W_{l+1}[r,i]|.
+   * Both are built once per unit and shared by all its incoming weights and its
+   * bias; examples closer to a kink than half the margin take the exact loop.
+   * The loss itself is always evaluated in full at the perturbed output.
+   */
+  private linearRegion(l: number, i: number): { margin: Float64Array; slope: Float64Array } {
+    if (this.regionLayer !== l) {
+      this.regions.clear();
+      this.regionLayer = l;
+    }
+    const cached = this.regions.get(i);
+    if (cached) return cached;
+    const net = this.net;
+    const W = net.weights(this.theta0, l + 1);
+    const WL = net.weights(this.theta0, l + 2);
+    const Z = this.base.Z[l + 1]!.data;
+    const layer = net.spec.layers[l]!;
+    const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
+    const m = this.m;
+    const K = WL.rows;
+    const margin = new Float64Array(m).fill(Infinity);
+    const slope = new Float64Array(K * m);
+    for (let r = 0; r < W.rows; r++) {
+      const w = W.data[r * W.cols + i]!;
+      if (w === 0) continue;
+      const aw = Math.abs(w);
+      const zo = r * m;
+      for (let c = 0; c < m; c++) {
+        const mc = Math.abs(Z[zo + c]!) / aw;
+        if (mc < margin[c]!) margin[c] = mc;
+      }
+      for (let k = 0; k < K; k++) {
+        const wk = WL.data[k * WL.cols + r]! * w;
+        const ko = k * m;
+        if (alpha === 0) {
+          for (let c = 0; c < m; c++) if (Z[zo + c]! > 0) slope[ko + c] = slope[ko + c]! + wk;
+        } else {
+          for (let c = 0; c < m; c++) slope[ko + c] = slope[ko + c]! + (Z[zo + c]! > 0 ? wk : alpha * wk);
+        }
+      }
+    }
+    const region = { margin, slope };
+    // Keep every unit's region of this layer (a unit's weights and its bias are
+    // swept apart) unless that would take more than REGION_CACHE_BYTES.
+    if ((this.regions.size + 1) * (K + 1) * m * 8 > REGION_CACHE_BYTES) this.regions.clear();
+    this.regions.set(i, region);
+    return region;
+  }
+
+  /** Base Z_l transposed to examples × units, built on first use. */
+  private zExampleMajor(l: number): Float64Array {
+    let t = this.zT[l];
+    if (!t) {
+      const z = this.base.Z[l]!;
+      t = new Float64Array(z.size);
+      for (let r = 0; r < z.rows; r++) for (let c = 0; c < z.cols; c++) t[c * z.rows + r] = z.data[r * z.cols + c]!;
+      this.zT[l] = t;
+    }
+    return t;
   }
 
   /**
@@ -207,28 +456,36 @@ export class IncrementalEvaluator implements CostEvaluator {
     if (bias !== 0) for (let c = 0; c < m; c++) rowZ[c] = rowZ[c]! + bias;
   }
 
-  /** Columns `cols[0..nc)` of `src` as a compact rows × nc matrix. */
-  private gather(src: Tensor, nc: number): Tensor {
-    const out = Tensor.zeros(src.rows, nc);
+  /** Columns `cols[0..nc)` of `src` as a compact rows × nc matrix in `buf`. */
+  private gather(src: Tensor, nc: number, buf: Float64Array): Tensor {
+    const out = buf.subarray(0, src.rows * nc);
     const cols = this.cols;
+    const sd = src.data;
+    const sc = src.cols;
     for (let r = 0; r < src.rows; r++) {
-      const so = r * src.cols;
+      const so = r * sc;
       const oo = r * nc;
-      for (let t = 0; t < nc; t++) out.data[oo + t] = src.data[so + cols[t]!]!;
+      for (let t = 0; t < nc; t++) out[oo + t] = sd[so + cols[t]!]!;
     }
-    return out;
+    return new Tensor(src.rows, nc, out);
   }
 
   private activateSub(layerIndex: number, z: Tensor, nc: number): Tensor {
     const layer = this.net.spec.layers[layerIndex - 1]!;
-    const a = Tensor.zeros(z.rows, nc);
+    const a = new Tensor(z.rows, nc, this.aBuf[layerIndex]!.subarray(0, z.rows * nc));
     activate(layer, z.data, a.data);
     if (hasKink(layer.activation)) {
-      const baseZ = this.base.Z[layerIndex]!;
+      const bz = this.base.Z[layerIndex]!.data;
+      const zd = z.data;
       const cols = this.cols;
+      const m = this.m;
+      let kinks = 0;
       for (let r = 0; r < z.rows; r++) {
-        for (let t = 0; t < nc; t++) if (baseZ.data[r * baseZ.cols + cols[t]!]! > 0 !== z.data[r * nc + t]! > 0) this.kinks++;
+        const bo = r * m;
+        const so = r * nc;
+        for (let t = 0; t < nc; t++) if (bz[bo + cols[t]!]! * zd[so + t]! <= 0 && bz[bo + cols[t]!]! !== zd[so + t]!) kinks++;
       }
+      this.kinks += kinks;
     }
     return a;
   }

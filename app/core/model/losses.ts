@@ -18,7 +18,11 @@ export function exampleLosses(loss: Loss, out: Tensor, y: Tensor, into: Float64A
         for (let r = 0; r < k; r++) {
           const a = A[r * m + c]!;
           const t = Y[r * m + c]!;
-          s += -Math.log(a) * t + -Math.log(1 - a) * (1 - t);
+          // For a 0/1 label one term is multiplied by exactly 0 and adds ±0: skipping its
+          // log gives the same bits (and a finite loss where numpy would get inf·0 = NaN).
+          if (t === 1) s += -Math.log(a);
+          else if (t === 0) s += -Math.log(1 - a);
+          else s += -Math.log(a) * t + -Math.log(1 - a) * (1 - t);
         }
         break;
       case 'mean_squared_error':

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /** Activations the built-in engine differentiates. */
 export const ACTIVATIONS = ['relu', 'leaky_relu', 'tanh', 'sigmoid', 'linear'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -8,42 +6,20 @@ export type Activation = (typeof ACTIVATIONS)[number];
 export const LOSSES = ['binary_cross_entropy', 'softmax_cross_entropy', 'mean_squared_error'] as const;
 export type Loss = (typeof LOSSES)[number];
 
-export const layerSchema = z.strictObject({
-  units: z.number({ error: 'units must be a whole number of neurons, e.g. "units": 64' }).int().positive(),
-  activation: z.enum(ACTIVATIONS, { error: `activation must be one of ${ACTIVATIONS.join(', ')}` }),
+export interface LayerSpec {
+  units: number;
+  activation: Activation;
   /** Negative slope of leaky_relu; ignored by the others. */
-  alpha: z.number().positive().max(1).optional(),
-});
+  alpha?: number | undefined;
+}
 
-export const modelSpecSchema = z
-  .strictObject({
-    name: z.string({ error: 'name must be a string, e.g. "name": "fraud-mlp"' }).min(1),
-    description: z.string().optional(),
-    inputs: z.number({ error: 'inputs must be the number of input features, e.g. "inputs": 30' }).int().positive(),
-    layers: z.array(layerSchema).min(1, 'layers must list at least one dense layer'),
-    loss: z.enum(LOSSES, { error: `loss must be one of ${LOSSES.join(', ')}` }),
-  })
-  .superRefine((spec, ctx) => {
-    const last = spec.layers[spec.layers.length - 1];
-    if (!last) return;
-    if (spec.loss === 'binary_cross_entropy' && last.activation !== 'sigmoid') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['layers', spec.layers.length - 1, 'activation'],
-        message: 'binary_cross_entropy needs a sigmoid output layer: set the last activation to "sigmoid"',
-      });
-    }
-    if (spec.loss === 'softmax_cross_entropy' && last.activation !== 'linear') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['layers', spec.layers.length - 1, 'activation'],
-        message: 'softmax_cross_entropy applies the softmax itself: set the last activation to "linear" (logits)',
-      });
-    }
-  });
-
-export type LayerSpec = z.infer<typeof layerSchema>;
-export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export interface ModelSpec {
+  name: string;
+  description?: string | undefined;
+  inputs: number;
+  layers: LayerSpec[];
+  loss: Loss;
+}
 
 /** One parameter tensor as the flat vector holds it: W1, b1, W2, b2, … row-major. */
 export interface ParamGroup {
@@ -93,26 +69,3 @@ export function groupOf(groups: readonly ParamGroup[], index: number): ParamGrou
   throw new RangeError(`parameter index ${index} is outside the model`);
 }
 
-/** Human-readable path of a zod issue, e.g. `layers[1].activation`. */
-export function issuePath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
-}
-
-export class SpecError extends Error {
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-    this.name = 'SpecError';
-  }
-}
-
-/** Validate a parsed JSON model spec; the error names the field and the fix. */
-export function parseModelSpec(value: unknown, source = 'model spec'): ModelSpec {
-  const r = modelSpecSchema.safeParse(value);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issuePath(issue.path) || '(top level)';
-  throw new SpecError(`${source}: field ${field}: ${issue.message}`, field);
-}

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../core/builtins/notebook.js';
 import { SyntheticSpecError, initParameters, parseMlpSpec, randomDataset } from '../../core/builtins/synthetic.js';
 import type { Dataset } from '../../core/model/network.js';
-import { type ModelSpec, SpecError, parseModelSpec } from '../../core/model/spec.js';
+import type { ModelSpec } from '../../core/model/spec.js';
+import { SpecError, parseModelSpec } from '../../core/model/spec-schema.js';
 import { Tensor } from '../../core/tensor/tensor.js';
 import { InputError } from '../util/errors.js';
 

@@ -22,6 +22,8 @@ export interface ShardTask {
   epsilon: number;
   start: number;
   end: number;
+  /** Instead of [start, end): these entries at step `epsilon` (the noise sample). */
+  indices?: number[];
 }
 
 export interface ShardResult {

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../app/core/builtins/notebook.js';
+import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/builtins/synthetic.js';
+import { type CheckSettings, checkBuiltin } from '../../app/core/check/gradient-check.js';
+import { NOTEBOOK_BUGS, parseDefect } from '../../app/core/model/defects.js';
+import type { Progress } from '../../app/node/sweep/progress.js';
+import { runBuiltinSweep } from '../../app/node/sweep/run-sweep.js';
+import { CancelledError } from '../../app/node/util/errors.js';
+import { BIN, ROOT } from '../helpers/cli.js';
+import { sameDigits } from '../helpers/golden.js';
+
+const settings = (evaluation: 'incremental' | 'full' = 'incremental'): CheckSettings => ({ epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation });
+
+function osThreads(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+}
+
+const spec = parseMlpSpec('mlp:10,24,12,1');
+const job = { spec, theta: initParameters(spec, 3), data: randomDataset(spec, 96, 3), defects: [parseDefect('W2:scale:1.5'), parseDefect('b1:flip')] };
+
+describe('the worker-thread sweep', () => {
+  it('gives identical results, bit for bit, on 1, 2 and 4 workers (and equals the in-thread reference)', async () => {
+    const reference = checkBuiltin(job, settings());
+    const runs = await Promise.all([1, 2, 4].map((workers) => runBuiltinSweep(job, settings(), { workers, shardSize: 17 })));
+    for (const r of runs) expect(r).toEqual(reference);
+    expect(reference.verdict).toBe('fail');
+  });
+
+  it("reproduces the notebook's 0.285093156781 through the workers in both evaluation modes", async () => {
+    for (const mode of ['incremental', 'full'] as const) {
+      const r = await runBuiltinSweep({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS }, settings(mode), { workers: 2 });
+      expect(sameDigits(r.difference, 0.285093156781, 9)).toBe(true);
+    }
+  });
+
+  it('incremental and full agree on a wide network (rank-one updates, linear regions)', async () => {
+    const wide = parseMlpSpec('mlp:12,40,30,1');
+    const wjob = { spec: wide, theta: initParameters(wide, 9), data: randomDataset(wide, 128, 9), defects: NOTEBOOK_BUGS };
+    const [inc, full] = await Promise.all([runBuiltinSweep(wjob, settings('incremental'), { workers: 1 }), runBuiltinSweep(wjob, settings('full'), { workers: 1 })]);
+    expect(inc.verdict).toBe(full.verdict);
+    expect(Math.abs(inc.difference - full.difference)).toBeLessThan(1e-6 * full.difference);
+    inc.groups.forEach((g, i) => {
+      expect(g.verdict).toBe(full.groups[i]!.verdict);
+      expect(g.kinkEntries).toBe(full.groups[i]!.kinkEntries);
+    });
+  });
+
+  it('reports progress: done rises to total, with a rate and an ETA', async () => {
+    const seen: Progress[] = [];
+    await runBuiltinSweep(job, settings(), { workers: 2, shardSize: 25, onProgress: (p) => seen.push(p) });
+    expect(seen.length).toBeGreaterThan(3);
+    const dones = seen.map((p) => p.done);
+    expect([...dones].sort((a, b) => a - b)).toEqual(dones);
+    expect(seen.at(-1)!.done).toBe(seen.at(-1)!.total);
+    expect(seen.every((p) => p.rate > 0 && p.total === job.theta.length)).toBe(true);
+    expect(seen.at(-1)!.eta).toBe(0);
+  });
+
+  it('cancels within a second and leaves no worker thread alive', async () => {
+    await runBuiltinSweep(job, settings(), { workers: 2 }); // warm: libuv and V8 threads exist now
+    const before = osThreads();
+    const big = parseMlpSpec('mlp:30,64,32,1');
+    const slow = { spec: big, theta: initParameters(big, 1), data: randomDataset(big, 2048, 1), defects: [] };
+    const ac = new AbortController();
+    let abortedAt = 0;
+    const run = runBuiltinSweep(slow, settings('full'), {
+      workers: 2,
+      signal: ac.signal,
+      onProgress: () => {
+        if (!abortedAt) {
+          abortedAt = performance.now();
+          ac.abort();
+        }
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(performance.now() - abortedAt).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 200)); // let terminated threads be reaped
+    expect(osThreads()).toBeLessThanOrEqual(before);
+  });
+
+  it('Ctrl-C on the CLI cancels the sweep cleanly: exit 130, a message, no result', async () => {
+    const child = spawn(process.execPath, [BIN, 'check', '--model', 'mlp:30,64,32,1', '--data', 'random:2048', '--evaluation', 'full', '--workers', '2', '--progress'], { cwd: ROOT });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
+    // Wait for the first progress line (runs longer than a second show one), then interrupt.
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (/entries/.test(stderr)) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 50);
+    });
+    const t0 = performance.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/cancelled/);
+    expect(stdout).toBe('');
+  });
+});
