@@ -57,6 +57,34 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
     expect(json.workers).toBe(2);
   });
 
+  it('--json carries the diagnosis, worst entries, inconclusive entries and the scheme', () => {
+    const { json } = cliJson(['check', '--backprop', 'notebook-buggy']);
+    const w2 = json.groups.find((g: any) => g.name === 'W2');
+    expect(w2.diagnosis).toMatchObject({ kind: 'scale' });
+    expect(w2.diagnosis.factor).toBeCloseTo(2, 3);
+    expect(w2.diagnosis.correlation).toBeCloseTo(1, 6);
+    expect(json.groups.find((g: any) => g.name === 'b1').diagnosis.factor).toBeCloseTo(4, 3);
+    expect(json.worst[0]).toMatchObject({ name: 'b1[0,0]', group: 'b1' });
+    expect(json.inconclusive).toMatchObject({ entries: 0 });
+    expect(json.scheme).toBe('central');
+    expect(json.epsilonSweep).toBeUndefined();
+  });
+
+  it('--epsilon-sweep, --scheme, --mode fast and --directions reach the result', () => {
+    const sweep = cliJson(['check', '--epsilon-sweep', '--scheme', 'forward']).json;
+    expect(sweep.scheme).toBe('forward');
+    expect(sweep.epsilonSweep.points).toHaveLength(10);
+    expect(sweep.epsilonSweep.expectedSlope).toBe(1);
+    const fast = cliJson(['check', '--backprop', 'notebook-buggy', '--mode', 'fast', '--directions', '3']);
+    expect(fast.status).toBe(1);
+    expect(fast.json.mode).toBe('fast');
+    expect(fast.json.fast.directionsPerGroup).toBe(3);
+    expect(fast.json.fast.escalated.sort()).toEqual(['W2', 'b1']);
+    expect(typeof fast.json.fast.missProbability).toBe('number');
+    const human = cli(['check', '--defect', 'layer1:drop-derivative']);
+    expect(human.stdout).toMatch(/W1: backward leaves out layer 1's relu derivative/);
+  });
+
   describe('bad usage: one line, exit 2, never a stack trace', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-cli-'));
     const badSpec = path.join(dir, 'bad.json');
@@ -72,6 +100,9 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
       ['unknown command', ['chekc'], /unknown command 'chekc'/],
       ['data that does not fit', ['check', '--model', 'mlp:3,2,1'], /does not fit/],
       ['bad random rows', ['check', '--data', 'random:zero'], /random:ROWS/],
+      ['bad scheme', ['check', '--scheme', 'backward'], /--scheme must be one of forward, central, five-point/],
+      ['bad mode', ['check', '--mode', 'quick'], /--mode must be one of full, fast/],
+      ['zero directions', ['check', '--directions', '0'], /--directions must be a whole number from 1/],
     ];
     for (const [what, args, message] of cases) {
       it(what, () => {

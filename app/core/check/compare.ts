@@ -35,60 +35,74 @@ function entryReport(groups: readonly ParamGroup[], group: string, index: number
   return { index, name: entryName(groups, index), group, analytic: g, numerical: a, absError, relError: den === 0 ? 0 : absError / den, ...(kinks ? { kinks } : {}) };
 }
 
-/** Judge the analytic gradient against the finite differences: globally and group by group. */
-export function compareGradients(input: CompareInput): CheckResult {
-  const { groups, grad, approx, threshold, noise } = input;
-  const kinks = input.kinks ?? new Uint32Array(grad.length);
-  const groupReports: GroupReport[] = [];
-  const kinkExamples: EntryReport[] = [];
-  let kinkTotal = 0;
-  for (const g of groups) {
-    const gs = grad.subarray(g.offset, g.offset + g.size);
-    const as = approx.subarray(g.offset, g.offset + g.size);
-    const ks = kinks.subarray(g.offset, g.offset + g.size);
-    // Judge the group on its smooth entries; kinked ones can neither pass nor fail it.
-    const clean: number[] = [];
-    const kinked: number[] = [];
-    ks.forEach((k, i) => (k > 0 ? kinked : clean).push(i));
-    kinkTotal += kinked.length;
-    const cg = Float64Array.from(clean, (i) => gs[i]!);
-    const ca = Float64Array.from(clean, (i) => as[i]!);
-    const difference = relativeDifference(gs, as);
-    const cleanDifference = relativeDifference(cg, ca);
-    const allowance = roundoffAllowance(noise, clean.length);
-    let verdict: Verdict;
-    let note: string | undefined;
-    const cleanPasses = cleanDifference <= threshold || normOfDifference(cg, ca) <= allowance;
-    if (!cleanPasses) verdict = 'fail';
-    else if (kinked.length > 0 && difference > threshold && normOfDifference(gs, as) > roundoffAllowance(noise, g.size)) {
-      verdict = 'inconclusive';
-      note = `${kinked.length} of ${g.size} entries straddle a ReLU kink; the rest agree`;
-    } else {
-      verdict = 'pass';
-      if (cleanDifference > threshold) {
-        note = `difference above ${threshold} is within floating-point round-off (‖g−ĝ‖ ${normOfDifference(cg, ca).toExponential(2)} ≤ ${allowance.toExponential(2)})`;
-      }
+/** One group judged on its own slice: its verdict, note, kinked entries and diagnosis. */
+export function judgeGroup(
+  groups: readonly ParamGroup[],
+  g: ParamGroup,
+  gs: Float64Array,
+  as: Float64Array,
+  ks: Uint32Array,
+  threshold: number,
+  noise: NoiseEstimate,
+): { report: GroupReport; kinked: EntryReport[] } {
+  // Judge the group on its smooth entries; kinked ones can neither pass nor fail it.
+  const clean: number[] = [];
+  const kinkedIdx: number[] = [];
+  ks.forEach((k, i) => (k > 0 ? kinkedIdx : clean).push(i));
+  const cg = Float64Array.from(clean, (i) => gs[i]!);
+  const ca = Float64Array.from(clean, (i) => as[i]!);
+  const difference = relativeDifference(gs, as);
+  const cleanDifference = relativeDifference(cg, ca);
+  const allowance = roundoffAllowance(noise, clean.length);
+  let verdict: Verdict;
+  let note: string | undefined;
+  const cleanPasses = cleanDifference <= threshold || normOfDifference(cg, ca) <= allowance;
+  if (!cleanPasses) verdict = 'fail';
+  else if (kinkedIdx.length > 0 && difference > threshold && normOfDifference(gs, as) > roundoffAllowance(noise, g.size)) {
+    verdict = 'inconclusive';
+    note = `${kinkedIdx.length} of ${g.size} entries straddle a ReLU kink; the rest agree`;
+  } else {
+    verdict = 'pass';
+    if (cleanDifference > threshold) {
+      note = `difference above ${threshold} is within floating-point round-off (‖g−ĝ‖ ${normOfDifference(cg, ca).toExponential(2)} ≤ ${allowance.toExponential(2)})`;
     }
-    for (const i of kinked) {
-      if (kinkExamples.length < 10) kinkExamples.push(entryReport(groups, g.name, g.offset + i, gs[i]!, as[i]!, ks[i]));
-    }
-    const report: GroupReport = {
-      name: g.name,
-      shape: [g.rows, g.cols],
-      size: g.size,
-      difference,
-      verdict,
-      kinkEntries: kinked.length,
-      normAnalytic: norm(gs),
-      normNumerical: norm(as),
-      ...(note ? { note } : {}),
-    };
-    if (verdict === 'fail') report.diagnosis = diagnoseGroup(g, cg.length === gs.length ? gs : cg, cg.length === gs.length ? as : ca);
-    groupReports.push(report);
   }
+  const report: GroupReport = {
+    name: g.name,
+    shape: [g.rows, g.cols],
+    size: g.size,
+    difference,
+    verdict,
+    method: 'entries',
+    kinkEntries: kinkedIdx.length,
+    normAnalytic: norm(gs),
+    normNumerical: norm(as),
+    ...(note ? { note } : {}),
+  };
+  if (verdict === 'fail') report.diagnosis = diagnoseGroup(g, clean.length === gs.length ? gs : cg, clean.length === gs.length ? as : ca);
+  const kinked = kinkedIdx.map((i) => entryReport(groups, g.name, g.offset + i, gs[i]!, as[i]!, ks[i]));
+  return { report, kinked };
+}
 
-  const worst = worstEntries(groups, grad, approx, kinks, input.worstCount ?? 10);
-  const difference = relativeDifference(grad, approx);
+export interface AssembleInput {
+  groups: GroupReport[];
+  kinked: EntryReport[];
+  worst: EntryReport[];
+  difference: number;
+  threshold: number;
+  epsilon: number;
+  scheme: Scheme;
+  parameters: number;
+  evaluations: number;
+  cost: number;
+  noise: NoiseEstimate;
+  mode?: CheckResult['mode'];
+}
+
+/** The run's verdict from its groups: any fail fails; else any inconclusive; else pass. */
+export function assembleResult(input: AssembleInput): CheckResult {
+  const { groups: groupReports, threshold, difference } = input;
+  const kinkTotal = input.kinked.length;
   const anyFail = groupReports.some((g) => g.verdict === 'fail');
   const anyInconclusive = groupReports.some((g) => g.verdict === 'inconclusive');
   const verdict: Verdict = anyFail ? 'fail' : anyInconclusive ? 'inconclusive' : 'pass';
@@ -96,7 +110,10 @@ export function compareGradients(input: CompareInput): CheckResult {
   for (const g of groupReports) {
     if (g.verdict === 'fail') findings.push(g.diagnosis?.summary ?? `${g.name}: backward disagrees with the finite differences`);
   }
-  if (kinkTotal > 0) findings.push(`${kinkTotal} entr${kinkTotal === 1 ? 'y' : 'ies'} straddle a ReLU kink at ε = ${input.epsilon}: inconclusive, not failed`);
+  if (kinkTotal > 0) {
+    const names = input.kinked.slice(0, 5).map((e) => e.name).join(', ');
+    findings.push(`${kinkTotal} entr${kinkTotal === 1 ? 'y straddles' : 'ies straddle'} a ReLU kink at ε = ${input.epsilon} (${names}${kinkTotal > 5 ? ', …' : ''}): inconclusive, not failed`);
+  }
   if (!anyFail && difference > threshold) findings.push(`global difference ${difference.toExponential(3)} is above ${threshold}, but every group is within round-off or kinks`);
   return {
     verdict,
@@ -104,22 +121,57 @@ export function compareGradients(input: CompareInput): CheckResult {
     threshold,
     epsilon: input.epsilon,
     scheme: input.scheme,
-    parameters: grad.length,
+    mode: input.mode ?? 'full',
+    parameters: input.parameters,
     evaluations: input.evaluations,
     cost: input.cost,
     groups: groupReports,
-    worst,
+    worst: input.worst,
     inconclusive: {
       entries: kinkTotal,
       reason: kinkTotal > 0 ? 'the perturbation θ±ε changes the sign of a ReLU pre-activation, where the derivative is undefined' : '',
-      examples: kinkExamples,
+      examples: input.kinked.slice(0, 20),
     },
-    noise,
+    noise: input.noise,
     findings,
   };
 }
 
-function worstEntries(groups: readonly ParamGroup[], grad: Float64Array, approx: Float64Array, kinks: Uint32Array, count: number): EntryReport[] {
+/** Judge the analytic gradient against the finite differences: globally and group by group. */
+export function compareGradients(input: CompareInput): CheckResult {
+  const { groups, grad, approx, threshold, noise } = input;
+  const kinks = input.kinks ?? new Uint32Array(grad.length);
+  const reports: GroupReport[] = [];
+  const kinked: EntryReport[] = [];
+  for (const g of groups) {
+    const r = judgeGroup(
+      groups,
+      g,
+      grad.subarray(g.offset, g.offset + g.size),
+      approx.subarray(g.offset, g.offset + g.size),
+      kinks.subarray(g.offset, g.offset + g.size),
+      threshold,
+      noise,
+    );
+    reports.push(r.report);
+    kinked.push(...r.kinked);
+  }
+  return assembleResult({
+    groups: reports,
+    kinked,
+    worst: worstEntries(groups, grad, approx, kinks, input.worstCount ?? 10),
+    difference: relativeDifference(grad, approx),
+    threshold,
+    epsilon: input.epsilon,
+    scheme: input.scheme,
+    parameters: grad.length,
+    evaluations: input.evaluations,
+    cost: input.cost,
+    noise,
+  });
+}
+
+export function worstEntries(groups: readonly ParamGroup[], grad: Float64Array, approx: Float64Array, kinks: Uint32Array, count: number): EntryReport[] {
   // Keep a small sorted list rather than sorting every entry of a large model.
   const best: { i: number; e: number }[] = [];
   for (let i = 0; i < grad.length; i++) {

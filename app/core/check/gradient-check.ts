@@ -3,6 +3,10 @@ import type { Defect } from '../model/defects.js';
 import { type Dataset, Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { compareGradients } from './compare.js';
+import { runEpsilonSweep } from './epsilon-sweep.js';
+import { evaluateDirection } from './fast-mode.js';
+import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from './fast-check.js';
+import { explainByReproduction } from './hypotheses.js';
 import { NOISE_STEP_RATIO, estimateNoise, noiseSampleIndices } from './noise.js';
 import type { CheckResult } from './result.js';
 import { type Scheme, estimateEntry, estimateRange, evaluationsPerEntry } from './schemes.js';
@@ -12,6 +16,14 @@ export interface CheckSettings {
   threshold: number;
   scheme: Scheme;
   evaluation: EvaluationMode;
+  /** full: every entry; fast: k random directions per group, failing groups swept entry by entry. */
+  mode?: 'full' | 'fast';
+  /** Fast mode: directions per group (k), their seed, and the error size whose miss chance is stated. */
+  directions?: number;
+  directionSeed?: number;
+  detectSize?: number;
+  /** Also record the difference across ε = 1e-1 … 1e-10. */
+  epsilonSweep?: boolean;
 }
 
 export const DEFAULT_SETTINGS: CheckSettings = { epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation: 'incremental' };
@@ -73,14 +85,42 @@ export function finishCheck(
   });
 }
 
+/** What every mode adds at the end: the ε sweep if asked, and bugs reproduced by hypothesis. */
+export function completeCheck(result: CheckResult, job: BuiltinJob, settings: CheckSettings, grad: Float64Array, ev?: CostEvaluator): CheckResult {
+  let out = explainByReproduction(result, job, grad);
+  if (settings.epsilonSweep) {
+    const evaluator = ev ?? createEvaluator(settings.evaluation, new Network(job.spec), job.theta, job.data);
+    const sweep = runEpsilonSweep(evaluator, grad, settings.scheme);
+    out = { ...out, epsilonSweep: sweep, evaluations: out.evaluations + sweep.entries * sweep.points.length * evaluationsPerEntry(settings.scheme) };
+    if (sweep.flat) out.findings = [...out.findings, `ε sweep: ${sweep.summary}`];
+  }
+  return out;
+}
+
 /** The whole check on the current thread: the reference the worker sweep must reproduce. */
 export function checkBuiltin(job: BuiltinJob, settings: CheckSettings = DEFAULT_SETTINGS): CheckResult {
   const analytic = analyticGradient(job);
   const n = analytic.net.parameterCount;
   const ev = createEvaluator(settings.evaluation, analytic.net, job.theta, job.data);
+  if (settings.mode === 'fast') {
+    const plan = fastPlan(analytic.net.groups, settings.directions ?? DEFAULT_DIRECTIONS);
+    const evaluations = plan.map(({ group, k }) => evaluateDirection(ev, analytic.net.groups, group, settings.directionSeed ?? DEFAULT_DIRECTION_SEED, k, settings.epsilon));
+    const a = { grad: analytic.grad, cost: analytic.cost, groups: analytic.net.groups };
+    const fast = judgeFast(settings, a, evaluations);
+    const indices = escalatedIndices(fast.failing);
+    const approx = new Float64Array(indices.length);
+    const kinks = new Uint32Array(indices.length);
+    indices.forEach((i, j) => {
+      const e = estimateEntry(ev, i, settings.scheme, settings.epsilon);
+      approx[j] = e.value;
+      kinks[j] = e.kinks;
+    });
+    return completeCheck(finishFast(settings, a, fast, { indices, approx, kinks }), job, settings, analytic.grad, ev);
+  }
   const approx = new Float64Array(n);
   const kinks = new Uint32Array(n);
   estimateRange(ev, 0, n, settings.scheme, settings.epsilon, approx, kinks);
   const plan = noisePlan(n, settings.epsilon);
-  return finishCheck(settings, analytic, approx, kinks, estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon));
+  const result = finishCheck(settings, analytic, approx, kinks, estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon));
+  return completeCheck(result, job, settings, analytic.grad, ev);
 }

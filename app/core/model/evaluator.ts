@@ -15,6 +15,8 @@ export interface CostEvaluator {
   readonly baseCost: number;
   costAtEntry(index: number, delta: number): number;
   costAt(theta: Float64Array): number;
+  /** J(θ₀ + δ·u) for a whole direction u; sets `kinks` like costAtEntry. */
+  costAlong(u: Float64Array, delta: number): number;
   readonly kinks: number;
 }
 
@@ -79,6 +81,18 @@ export class FullEvaluator implements CostEvaluator {
   costAt(theta: Float64Array): number {
     return this.net.cost(theta, this.data);
   }
+
+  costAlong(u: Float64Array, delta: number): number {
+    const w = this.work;
+    for (let i = 0; i < w.length; i++) w[i] = this.theta0[i]! + delta * u[i]!;
+    const cache = this.net.forward(w, this.data);
+    w.set(this.theta0);
+    this.kinks = 0;
+    for (let l = 1; l <= this.net.layerCount; l++) {
+      if (hasKink(this.net.spec.layers[l - 1]!.activation)) this.kinks += countSignChanges(this.base.Z[l]!.data, cache.Z[l]!.data);
+    }
+    return cache.cost;
+  }
 }
 
 /**
@@ -142,9 +156,21 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.aTmp = new Float64Array(this.wcol.length);
   }
 
-  costAt(theta: Float64Array): number {
+  private fullEvaluator(): FullEvaluator {
     this.full ??= new FullEvaluator(this.net, this.theta0, this.data);
-    return this.full.costAt(theta);
+    return this.full;
+  }
+
+  costAt(theta: Float64Array): number {
+    return this.fullEvaluator().costAt(theta);
+  }
+
+  /** A direction moves every parameter: nothing to reuse, so a full pass. */
+  costAlong(u: Float64Array, delta: number): number {
+    const full = this.fullEvaluator();
+    const j = full.costAlong(u, delta);
+    this.kinks = full.kinks;
+    return j;
   }
 
   costAtEntry(index: number, delta: number): number {

@@ -9,6 +9,9 @@ const base: Omit<CheckOptions, 'backprop'> = {
   threshold: 2e-7,
   scheme: 'central',
   evaluation: 'incremental',
+  mode: 'full',
+  directions: 4,
+  detect: 1e-3,
   seed: 1,
 };
 

@@ -22,6 +22,10 @@ export interface CheckOptions {
   scheme: Scheme;
   evaluation: EvaluationMode;
   workers?: number;
+  mode: 'full' | 'fast';
+  directions: number;
+  detect: number;
+  epsilonSweep?: boolean;
   seed: number;
   json?: boolean;
   progress?: boolean;
@@ -53,7 +57,17 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promis
       `--data ${opts.data} does not fit --model ${opts.model}: data has ${dims.X.rows} features, ${dims.Y.rows} label rows and ${dims.X.cols}/${dims.Y.cols} examples; the model takes ${model.spec.inputs} inputs and gives ${model.spec.layers[model.spec.layers.length - 1]!.units} outputs`,
     );
   }
-  const settings: CheckSettings = { epsilon: opts.epsilon, threshold: opts.threshold, scheme: opts.scheme, evaluation: opts.evaluation };
+  const settings: CheckSettings = {
+    epsilon: opts.epsilon,
+    threshold: opts.threshold,
+    scheme: opts.scheme,
+    evaluation: opts.evaluation,
+    mode: opts.mode,
+    directions: opts.directions,
+    directionSeed: opts.seed,
+    detectSize: opts.detect,
+    epsilonSweep: Boolean(opts.epsilonSweep),
+  };
   const workers = opts.workers ?? defaultWorkers();
   const showProgress = opts.progress ?? !opts.json;
   const bar = showProgress ? new ProgressBar() : undefined;
@@ -73,7 +87,7 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promis
   return {
     result,
     defects,
-    context: { model: model.spec.name, data: opts.data, backprop, evaluation: opts.evaluation, workers, seconds },
+    context: { model: model.spec.name, data: opts.data, backprop, evaluation: opts.evaluation, mode: opts.mode, workers, seconds },
   };
 }
 
@@ -90,10 +104,13 @@ export function checkJson(o: CheckOutcome, opts: CheckOptions): Record<string, u
     seconds: o.context.seconds,
     groups: r.groups,
     scheme: r.scheme,
+    mode: r.mode,
     worst: r.worst,
     inconclusive: r.inconclusive,
     noise: r.noise,
     findings: r.findings,
+    ...(r.fast ? { fast: r.fast } : {}),
+    ...(r.epsilonSweep ? { epsilonSweep: r.epsilonSweep } : {}),
     cost: r.cost,
     model: opts.model,
     data: opts.data,

@@ -30,7 +30,8 @@ function table(rows: string[][]): string {
 
 function groupRow(g: GroupReport): string[] {
   const what = g.diagnosis ? g.diagnosis.summary.replace(/^[^:]+: /, '') : (g.note ?? '');
-  return [g.name, `${g.shape[0]}x${g.shape[1]}`, sci(g.difference), g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : 'inconclusive', what];
+  const how = g.method === 'directions' ? ' (directions)' : '';
+  return [g.name, `${g.shape[0]}x${g.shape[1]}`, sci(g.difference), (g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : 'inconclusive') + how, what];
 }
 
 export interface CheckContext {
@@ -38,6 +39,7 @@ export interface CheckContext {
   data: string;
   backprop: string;
   evaluation: string;
+  mode: string;
   workers: number;
   seconds: number;
 }
@@ -48,7 +50,7 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
   out.push('');
   out.push(`${verdictWord(r.verdict)}  ${verdictSentence(r.verdict)}`);
   out.push(`  difference  ${r.difference.toPrecision(12)}   (threshold ${r.threshold}; ${r.scheme} differences, ε = ${r.epsilon})`);
-  out.push(`  ${r.parameters} parameters, ${r.evaluations} cost evaluations, ${ctx.seconds.toFixed(3)} s (${ctx.evaluation}, ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'})`);
+  out.push(`  ${r.parameters} parameters, ${r.evaluations} cost evaluations, ${ctx.seconds.toFixed(3)} s (${ctx.mode === 'fast' ? 'fast mode, ' : ''}${ctx.evaluation}, ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'})`);
   out.push('');
   out.push(table([['group', 'shape', 'difference', 'verdict', ''], ...r.groups.map(groupRow)]));
   if (r.verdict !== 'pass') {
@@ -60,6 +62,13 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
         ...r.worst.slice(0, 5).map((e) => [e.name, sci(e.analytic, 6), sci(e.numerical, 6), sci(e.absError), sci(e.relError)]),
       ]),
     );
+  }
+  if (r.epsilonSweep) {
+    const sw = r.epsilonSweep;
+    out.push('');
+    out.push(`  ε sweep (${sw.scheme}, ${sw.entries} entries):`);
+    out.push(table([['ε', 'difference', 'smooth entries', 'kinked'], ...sw.points.map((p) => [p.epsilon.toExponential(0), sci(p.difference), sci(p.smoothDifference), String(p.kinkedEntries)])]));
+    out.push(`  ${sw.summary}`);
   }
   if (r.findings.length > 0) {
     out.push('');

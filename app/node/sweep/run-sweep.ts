@@ -2,20 +2,22 @@ import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { Piscina } from 'piscina';
-import { type BuiltinJob, type CheckSettings, analyticGradient, finishCheck, noisePlan } from '../../core/check/gradient-check.js';
+import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
+import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from '../../core/check/fast-check.js';
+import { type BuiltinJob, type CheckSettings, analyticGradient, completeCheck, finishCheck, noisePlan } from '../../core/check/gradient-check.js';
 import type { CheckResult } from '../../core/check/result.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
 import { compiledSibling } from '../util/compiled-path.js';
 import { CancelledError } from '../util/errors.js';
 import { type Progress, ProgressMeter } from './progress.js';
-import { type ShardResult, type ShardTask, shareFloat64 } from './shard-task.js';
+import { type JobContext, type SweepTask, type SweepTaskResult, shareFloat64 } from './shard-task.js';
 
 export interface SweepOptions {
   /** Worker threads; default: the number of cores. */
   workers?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
-  /** Entries per task; default chosen so each worker gets ~16 tasks (for balance and progress). */
+  /** Entries per task; default sized so a task takes ~0.1 s. */
   shardSize?: number;
 }
 
@@ -43,98 +45,163 @@ export function entrySeconds(job: BuiltinJob, settings: CheckSettings): number {
   return perEvaluation * evaluationsPerEntry(settings.scheme);
 }
 
-export function planShards(parameters: number, workers: number, shardSize?: number, secondsPerEntry = 0): [number, number][] {
-  const byCount = Math.ceil(parameters / (workers * 16));
+export function planShards(count: number, workers: number, shardSize?: number, secondsPerEntry = 0): [number, number][] {
+  const byCount = Math.ceil(count / (workers * 16));
   const byTime = secondsPerEntry > 0 ? Math.ceil(0.1 / secondsPerEntry) : byCount;
   const size = shardSize ?? Math.max(1, Math.min(4096, byCount, byTime));
   const shards: [number, number][] = [];
-  for (let s = 0; s < parameters; s += size) shards.push([s, Math.min(parameters, s + size)]);
+  for (let s = 0; s < count; s += size) shards.push([s, Math.min(count, s + size)]);
   return shards;
 }
 
 export interface EntrySweep {
-  analytic: ReturnType<typeof analyticGradient>;
-  /** Estimates of every entry (or of `sample`'s entries, in that order). */
   approx: Float64Array;
   kinks: Uint32Array;
-  /** The noise sample re-estimated at √2·ε (empty for a sampled sweep). */
-  wider: Float64Array;
 }
 
 /**
- * The perturbation sweep of a built-in subject across a pool of worker threads.
- * Each entry's estimate depends only on θ₀ and the entry, so the result is the
- * same bit for bit whatever the worker count or the order shards finish in.
- * With `sample`, only those entries are estimated (benchmarks on huge models).
+ * A pool of worker threads for one built-in subject. Workers boot while this
+ * thread computes the analytic gradient; every task they run is a pure function
+ * of θ₀ and the task, so results are the same bit for bit whatever the number
+ * of workers or the order tasks finish in. Cancelling (the signal) stops every
+ * worker at once; `close` must always be called.
  */
-export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep> {
-  const workers = Math.max(1, options.workers ?? defaultWorkers());
-  // Workers boot while this thread computes the analytic gradient.
-  const pool = new Piscina<ShardTask, ShardResult>({
-    filename: compiledSibling(import.meta.url, 'sweep-worker'),
-    minThreads: workers,
-    maxThreads: workers,
-    idleTimeout: 60_000,
-  });
-  let analytic: ReturnType<typeof analyticGradient>;
-  try {
-    analytic = analyticGradient(job);
-  } catch (err) {
-    await pool.destroy(); // never leave threads behind on bad input
-    throw err;
+export class SweepSession {
+  readonly analytic: ReturnType<typeof analyticGradient>;
+  readonly workers: number;
+  private readonly pool: Piscina<SweepTask, SweepTaskResult>;
+  private readonly context: JobContext;
+  private readonly abort = new AbortController();
+  private readonly onAbort = (): void => this.abort.abort();
+
+  constructor(
+    readonly job: BuiltinJob,
+    readonly settings: CheckSettings,
+    private readonly options: SweepOptions = {},
+  ) {
+    this.workers = Math.max(1, options.workers ?? defaultWorkers());
+    this.pool = new Piscina<SweepTask, SweepTaskResult>({
+      filename: compiledSibling(import.meta.url, 'sweep-worker'),
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      idleTimeout: 60_000,
+    });
+    try {
+      this.analytic = analyticGradient(job);
+    } catch (err) {
+      void this.pool.destroy(); // never leave threads behind on bad input
+      throw err;
+    }
+    this.context = {
+      jobKey: randomUUID(),
+      spec: job.spec,
+      theta: shareFloat64(job.theta),
+      X: { rows: job.data.X.rows, cols: job.data.X.cols, data: shareFloat64(job.data.X.data) },
+      Y: { rows: job.data.Y.rows, cols: job.data.Y.cols, data: shareFloat64(job.data.Y.data) },
+      evaluation: settings.evaluation,
+      scheme: settings.scheme,
+      epsilon: settings.epsilon,
+    };
+    setMaxListeners(1 << 20, this.abort.signal); // every in-flight task listens on it
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
-  const n = sample ? sample.length : analytic.net.parameterCount;
-  const approx = new Float64Array(n);
-  const kinks = new Uint32Array(n);
-  const meter = new ProgressMeter(n, evaluationsPerEntry(settings.scheme));
-  const shards = planShards(n, workers, options.shardSize, entrySeconds(job, settings));
-  const base = {
-    jobKey: randomUUID(),
-    spec: job.spec,
-    theta: shareFloat64(job.theta),
-    X: { rows: job.data.X.rows, cols: job.data.X.cols, data: shareFloat64(job.data.X.data) },
-    Y: { rows: job.data.Y.rows, cols: job.data.Y.cols, data: shareFloat64(job.data.Y.data) },
-    evaluation: settings.evaluation,
-    scheme: settings.scheme,
-    epsilon: settings.epsilon,
-  };
-  const abort = new AbortController();
-  // Every in-flight task listens on this one signal.
-  setMaxListeners(shards.length + 16, abort.signal);
-  const onAbort = (): void => abort.abort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  let done = 0;
-  let wider: Float64Array = new Float64Array(0);
-  try {
-    if (options.signal?.aborted) throw new CancelledError();
-    const plan = noisePlan(analytic.net.parameterCount, settings.epsilon);
-    const noiseTask = sample ? undefined : pool.run({ ...base, epsilon: plan.epsilon, start: 0, end: 0, indices: plan.indices }, { signal: abort.signal });
-    // Awaited together: a rejected noise task must never be left unhandled.
-    const [noise] = await Promise.all([
-      noiseTask,
-      ...shards.map(async ([start, end]) => {
-        const task: ShardTask = sample ? { ...base, start: 0, end: 0, indices: sample.slice(start, end) } : { ...base, start, end };
-        const r = await pool.run(task, { signal: abort.signal });
-        approx.set(r.approx, start);
-        if (!sample) kinks.set(r.kinks, start);
-        done += end - start;
-        options.onProgress?.(meter.at(done));
-      }),
-    ]);
-    if (noise) wider = noise.approx;
-  } catch (err) {
-    abort.abort();
-    if (options.signal?.aborted) throw new CancelledError('sweep cancelled');
-    throw err;
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    await pool.destroy();
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.options.signal?.aborted) throw new CancelledError('sweep cancelled');
+    try {
+      return await work();
+    } catch (err) {
+      this.abort.abort();
+      if (this.options.signal?.aborted) throw new CancelledError('sweep cancelled');
+      throw err;
+    }
   }
-  return { analytic, approx, kinks, wider };
+
+  private task(t: SweepTask): Promise<SweepTaskResult> {
+    return this.pool.run(t, { signal: this.abort.signal });
+  }
+
+  /** Estimates of every entry (`indices` omitted) or of `indices`, in that order, with progress. */
+  entries(indices?: readonly number[], epsilon = this.settings.epsilon, report = true): Promise<EntrySweep> {
+    return this.run(async () => {
+      const n = indices ? indices.length : this.analytic.net.parameterCount;
+      const approx = new Float64Array(n);
+      const kinks = new Uint32Array(n);
+      const meter = new ProgressMeter(n, evaluationsPerEntry(this.settings.scheme));
+      let done = 0;
+      await Promise.all(
+        planShards(n, this.workers, this.options.shardSize, entrySeconds(this.job, this.settings)).map(async ([start, end]) => {
+          const t: SweepTask = indices ? { ...this.context, epsilon, kind: 'indices', indices: indices.slice(start, end) } : { ...this.context, epsilon, kind: 'range', start, end };
+          const r = await this.task(t);
+          if (r.kind !== 'entries') throw new Error('worker answered an entry task with directions');
+          approx.set(r.approx, start);
+          kinks.set(r.kinks, start);
+          done += end - start;
+          if (report) this.options.onProgress?.(meter.at(done));
+        }),
+      );
+      return { approx, kinks };
+    });
+  }
+
+  /** Central differences along the given (group, k) directions. */
+  directions(items: { group: number; k: number }[], seed: number): Promise<DirectionEvaluation[]> {
+    return this.run(async () => {
+      const meter = new ProgressMeter(items.length, 4);
+      let done = 0;
+      const chunks = planShards(items.length, this.workers, undefined, 4 * entrySeconds(this.job, { ...this.settings, evaluation: 'full' }));
+      const parts = await Promise.all(
+        chunks.map(async ([start, end]) => {
+          const r = await this.task({ ...this.context, kind: 'directions', seed, items: items.slice(start, end) });
+          if (r.kind !== 'directions') throw new Error('worker answered a direction task with entries');
+          done += end - start;
+          this.options.onProgress?.(meter.at(done));
+          return r.evaluations;
+        }),
+      );
+      return parts.flat();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    await this.pool.destroy();
+  }
 }
 
-/** The whole check of a built-in subject: the sweep on worker threads, then the verdicts. */
+/** The whole check of a built-in subject on worker threads, in the mode its settings ask for. */
 export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<CheckResult> {
-  const s = await sweepEntries(job, settings, options);
-  return finishCheck(settings, s.analytic, s.approx, s.kinks, s.wider);
+  const session = new SweepSession(job, settings, options);
+  try {
+    const { analytic } = session;
+    const n = analytic.net.parameterCount;
+    let result: CheckResult;
+    if (settings.mode === 'fast') {
+      const seed = settings.directionSeed ?? DEFAULT_DIRECTION_SEED;
+      const a = { grad: analytic.grad, cost: analytic.cost, groups: analytic.net.groups };
+      const evaluations = await session.directions(fastPlan(analytic.net.groups, settings.directions ?? DEFAULT_DIRECTIONS), seed);
+      const fast = judgeFast(settings, a, evaluations);
+      const indices = escalatedIndices(fast.failing);
+      const escalation = indices.length ? await session.entries(indices) : { approx: new Float64Array(0), kinks: new Uint32Array(0) };
+      result = finishFast(settings, a, fast, { indices, ...escalation });
+    } else {
+      const plan = noisePlan(n, settings.epsilon);
+      // The noise sample is queued first so it runs alongside the sweep.
+      const [wider, sweep] = await Promise.all([session.entries(plan.indices, plan.epsilon, false), session.entries()]);
+      result = finishCheck(settings, analytic, sweep.approx, sweep.kinks, wider.approx);
+    }
+    return completeCheck(result, job, settings, analytic.grad);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Entry estimates only (benchmarks): every entry, or the sampled ones. */
+export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep & { analytic: SweepSession['analytic'] }> {
+  const session = new SweepSession(job, settings, options);
+  try {
+    return { analytic: session.analytic, ...(await session.entries(sample)) };
+  } finally {
+    await session.close();
+  }
 }

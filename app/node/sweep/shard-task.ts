@@ -1,6 +1,7 @@
+import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
+import type { Scheme } from '../../core/check/schemes.js';
 import type { EvaluationMode } from '../../core/model/evaluator.js';
 import type { ModelSpec } from '../../core/model/spec.js';
-import type { Scheme } from '../../core/check/schemes.js';
 
 /** A matrix whose storage every worker shares (a SharedArrayBuffer), never copied per task. */
 export interface SharedMatrix {
@@ -9,9 +10,8 @@ export interface SharedMatrix {
   data: Float64Array;
 }
 
-/** What a worker needs to evaluate entries [start, end) of one sweep. */
-export interface ShardTask {
-  /** Identifies the sweep; a worker builds its evaluator once per key and reuses it. */
+/** What every task of one sweep shares; a worker builds its evaluator once per `jobKey`. */
+export interface JobContext {
   jobKey: string;
   spec: ModelSpec;
   theta: Float64Array;
@@ -20,17 +20,20 @@ export interface ShardTask {
   evaluation: EvaluationMode;
   scheme: Scheme;
   epsilon: number;
-  start: number;
-  end: number;
-  /** Instead of [start, end): these entries at step `epsilon` (the noise sample). */
-  indices?: number[];
 }
 
-export interface ShardResult {
-  start: number;
-  approx: Float64Array;
-  kinks: Uint32Array;
-}
+export type SweepTask = JobContext &
+  (
+    | { kind: 'range'; start: number; end: number }
+    /** These entries (at this task's `epsilon`, which may differ from the sweep's). */
+    | { kind: 'indices'; indices: number[] }
+    /** Central differences along random directions of the given groups (fast mode). */
+    | { kind: 'directions'; seed: number; items: { group: number; k: number }[] }
+  );
+
+export type SweepTaskResult =
+  | { kind: 'entries'; approx: Float64Array; kinks: Uint32Array }
+  | { kind: 'directions'; evaluations: DirectionEvaluation[] };
 
 export function shareFloat64(src: Float64Array): Float64Array {
   const out = new Float64Array(new SharedArrayBuffer(src.byteLength));

@@ -1,13 +1,13 @@
+import { evaluateDirection } from '../../core/check/fast-mode.js';
+import { estimateEntry, estimateRange } from '../../core/check/schemes.js';
 import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.js';
 import { Network } from '../../core/model/network.js';
-import { estimateRange } from '../../core/check/schemes.js';
-import { estimateIndices } from '../../core/check/gradient-check.js';
 import { Tensor } from '../../core/tensor/tensor.js';
-import type { ShardResult, ShardTask } from './shard-task.js';
+import type { SweepTask, SweepTaskResult } from './shard-task.js';
 
-let current: { key: string; evaluator: CostEvaluator } | undefined;
+let current: { key: string; net: Network; evaluator: CostEvaluator } | undefined;
 
-function evaluatorFor(task: ShardTask): CostEvaluator {
+function contextFor(task: SweepTask): { net: Network; evaluator: CostEvaluator } {
   if (current?.key !== task.jobKey) {
     const net = new Network(task.spec);
     // Private copies: typed arrays over a SharedArrayBuffer are a different kind to
@@ -16,20 +16,36 @@ function evaluatorFor(task: ShardTask): CostEvaluator {
       X: new Tensor(task.X.rows, task.X.cols, task.X.data.slice()),
       Y: new Tensor(task.Y.rows, task.Y.cols, task.Y.data.slice()),
     };
-    current = { key: task.jobKey, evaluator: createEvaluator(task.evaluation, net, task.theta.slice(), data) };
+    current = { key: task.jobKey, net, evaluator: createEvaluator(task.evaluation, net, task.theta.slice(), data) };
   }
-  return current.evaluator;
+  return current;
 }
 
-/** One shard of the perturbation sweep, run in a worker thread. */
-export default function runShard(task: ShardTask): ShardResult {
-  const ev = evaluatorFor(task);
-  if (task.indices) {
-    return { start: -1, approx: estimateIndices(ev, task.indices, task.scheme, task.epsilon), kinks: new Uint32Array(0) };
+/** One task of a sweep, run in a worker thread. */
+export default function runTask(task: SweepTask): SweepTaskResult {
+  const { net, evaluator: ev } = contextFor(task);
+  switch (task.kind) {
+    case 'range': {
+      const n = task.end - task.start;
+      const approx = new Float64Array(n);
+      const kinks = new Uint32Array(n);
+      estimateRange(ev, task.start, task.end, task.scheme, task.epsilon, approx, kinks);
+      return { kind: 'entries', approx, kinks };
+    }
+    case 'indices': {
+      const approx = new Float64Array(task.indices.length);
+      const kinks = new Uint32Array(task.indices.length);
+      task.indices.forEach((i, j) => {
+        const e = estimateEntry(ev, i, task.scheme, task.epsilon);
+        approx[j] = e.value;
+        kinks[j] = e.kinks;
+      });
+      return { kind: 'entries', approx, kinks };
+    }
+    case 'directions':
+      return {
+        kind: 'directions',
+        evaluations: task.items.map(({ group, k }) => evaluateDirection(ev, net.groups, group, task.seed, k, task.epsilon)),
+      };
   }
-  const n = task.end - task.start;
-  const approx = new Float64Array(n);
-  const kinks = new Uint32Array(n);
-  estimateRange(ev, task.start, task.end, task.scheme, task.epsilon, approx, kinks);
-  return { start: task.start, approx, kinks };
 }
