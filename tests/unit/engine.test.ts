@@ -156,3 +156,12 @@ describe('model specs', () => {
     expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [], loss: 'binary_cross_entropy' })).toThrow(/at least one dense layer/);
   });
 });
+
+describe('model spec typos', () => {
+  it('a misspelt field is named, with the likely fix', () => {
+    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 2, activaton: 'relu' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' })).toThrow(
+      /field layers\[0\]\.activaton is not a model spec field; did you mean "activation"\?/,
+    );
+    expect(() => parseModelSpec({ name: 'x', inputz: 3, layers: [{ units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' })).toThrow(/field inputz .*did you mean "inputs"/);
+  });
+});

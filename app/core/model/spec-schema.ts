@@ -59,10 +59,29 @@ export class SpecError extends Error {
   }
 }
 
+const KNOWN_KEYS = ['name', 'description', 'inputs', 'layers', 'loss', 'units', 'activation', 'alpha'];
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length]![b.length]!;
+}
+
 /** Validate a parsed JSON model spec; the error names the field and the fix. */
 export function parseModelSpec(value: unknown, source = 'model spec'): ModelSpec {
   const r = modelSpecSchema.safeParse(value);
   if (r.success) return r.data;
+  // A misspelt key explains the "missing" field that follows from it: report it first.
+  const unknown = r.error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && 'keys' in unknown) {
+    const key = (unknown.keys as string[])[0]!;
+    const near = KNOWN_KEYS.filter((k) => editDistance(k, key) <= 2);
+    const where = issuePath([...unknown.path, key]);
+    throw new SpecError(`${source}: field ${where} is not a model spec field${near.length ? `; did you mean "${near[0]}"?` : `; fields are ${KNOWN_KEYS.join(', ')}`}`, where);
+  }
   const issue = r.error.issues[0]!;
   const field = issuePath(issue.path) || '(top level)';
   throw new SpecError(`${source}: field ${field}: ${issue.message}`, field);

@@ -6,7 +6,8 @@ import type { CheckSettings } from '../../core/check/gradient-check.js';
 import { relativeDifference } from '../../core/check/metrics.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
 import { NOTEBOOK_BUGS } from '../../core/model/defects.js';
-import { resolveData, resolveModel } from '../subjects/resolve.js';
+import { loadDataset } from '../data/datasets.js';
+import { resolveModel } from '../subjects/resolve.js';
 import { sweepEntries } from '../sweep/run-sweep.js';
 
 export interface BenchConfig {
@@ -28,7 +29,7 @@ export function sampleIndices(n: number, k: number): number[] {
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2]!) as BenchConfig;
   const model = resolveModel(cfg.model, cfg.seed);
-  const { data } = resolveData(cfg.data, model.spec, cfg.seed);
+  const { data } = loadDataset(cfg.data, { seed: cfg.seed, spec: model.spec });
   const settings: CheckSettings = { epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation: cfg.evaluation };
   const n = model.theta.length;
   const sample = cfg.sample && cfg.sample < n ? sampleIndices(n, cfg.sample) : undefined;

@@ -12,6 +12,7 @@ const base: Omit<CheckOptions, 'backprop'> = {
   mode: 'full',
   directions: 4,
   detect: 1e-3,
+  timeout: 60,
   seed: 1,
 };
 

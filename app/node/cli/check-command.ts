@@ -1,12 +1,20 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { CheckSettings } from '../../core/check/gradient-check.js';
 import type { CheckResult } from '../../core/check/result.js';
 import type { Scheme } from '../../core/check/schemes.js';
 import { type Defect, DefectError, NOTEBOOK_BUGS, describeDefect, validateDefects } from '../../core/model/defects.js';
 import type { EvaluationMode } from '../../core/model/evaluator.js';
 import { paramGroups } from '../../core/model/spec.js';
-import { resolveData, resolveModel } from '../subjects/resolve.js';
+import { type LoadedDataset, loadDataset } from '../data/datasets.js';
+import type { SubjectConnection } from '../subjects/connection.js';
+import { ModuleConnection } from '../subjects/module-connection.js';
+import { runOpaqueCheck } from '../subjects/opaque-check.js';
+import { ProcessConnection } from '../subjects/process-connection.js';
+import { resolveModel } from '../subjects/resolve.js';
 import { defaultWorkers, runBuiltinSweep } from '../sweep/run-sweep.js';
 import { InputError } from '../util/errors.js';
+import { VERSION } from '../version.js';
 import type { CheckContext } from './format.js';
 import { ProgressBar } from './progress-bar.js';
 
@@ -22,6 +30,13 @@ export interface CheckOptions {
   scheme: Scheme;
   evaluation: EvaluationMode;
   workers?: number;
+  weights?: string;
+  label?: string;
+  standardize?: boolean;
+  /** A process command, or module:PATH. */
+  subject?: string;
+  /** Seconds a subject may take per request. */
+  timeout: number;
   mode: 'full' | 'fast';
   directions: number;
   detect: number;
@@ -29,35 +44,39 @@ export interface CheckOptions {
   seed: number;
   json?: boolean;
   progress?: boolean;
+  /** Options the user gave on the command line (not defaults). */
+  explicit?: string[];
+}
+
+/** What was checked, each by SHA-256: the subjects of the signed statement. */
+export interface Provenance {
+  model: { name: string; ref: string; sha256: string };
+  weights: { source: string; sha256: string };
+  dataset: { ref: string; sha256: string; examples: number; features: number; transform?: string };
+  implementation: { kind: 'builtin' | 'process' | 'module'; ref: string; sha256: string; defects?: string[] };
 }
 
 export interface CheckOutcome {
   result: CheckResult;
   context: CheckContext;
   defects: Defect[];
+  provenance: Provenance;
+  settings: CheckSettings;
 }
 
-/** Resolve the subject, run the sweep, and time it: what `check` and `audit` share. */
-export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promise<CheckOutcome> {
-  const model = resolveModel(opts.model, opts.seed);
-  const { data } = resolveData(opts.data, model.spec, opts.seed);
-  const defects = [...(opts.backprop === 'notebook-buggy' ? NOTEBOOK_BUGS : []), ...(opts.defect ?? [])];
-  try {
-    validateDefects(defects, paramGroups(model.spec));
-  } catch (err) {
-    if (err instanceof DefectError) throw new InputError(err.message);
-    throw err;
+const sha = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
+
+/** A process subject is its command plus the bytes of every file the command names. */
+function commandDigest(command: string): string {
+  const h = createHash('sha256').update(command);
+  for (const word of command.split(/\s+/)) {
+    if (word && existsSync(word) && statSync(word).isFile()) h.update('\0').update(readFileSync(word));
   }
-  if (opts.backprop === 'notebook-buggy' && model.spec.layers.length < 2) {
-    throw new InputError('--backprop notebook-buggy scales W2 and b1: the model needs at least 2 layers');
-  }
-  const dims = { X: data.X, Y: data.Y };
-  if (dims.X.rows !== model.spec.inputs || dims.Y.rows !== model.spec.layers[model.spec.layers.length - 1]!.units || dims.X.cols !== dims.Y.cols) {
-    throw new InputError(
-      `--data ${opts.data} does not fit --model ${opts.model}: data has ${dims.X.rows} features, ${dims.Y.rows} label rows and ${dims.X.cols}/${dims.Y.cols} examples; the model takes ${model.spec.inputs} inputs and gives ${model.spec.layers[model.spec.layers.length - 1]!.units} outputs`,
-    );
-  }
-  const settings: CheckSettings = {
+  return h.digest('hex');
+}
+
+function settingsFrom(opts: CheckOptions): CheckSettings {
+  return {
     epsilon: opts.epsilon,
     threshold: opts.threshold,
     scheme: opts.scheme,
@@ -68,26 +87,105 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promis
     detectSize: opts.detect,
     epsilonSweep: Boolean(opts.epsilonSweep),
   };
+}
+
+function rowsOf(t: { rows: number; cols: number; data: Float64Array }): number[][] {
+  return Array.from({ length: t.rows }, (_, r) => Array.from(t.data.subarray(r * t.cols, (r + 1) * t.cols)));
+}
+
+/** Resolve the subject, run the sweep, and time it: what `check` and `audit` share. */
+export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promise<CheckOutcome> {
+  const settings = settingsFrom(opts);
   const workers = opts.workers ?? defaultWorkers();
   const showProgress = opts.progress ?? !opts.json;
   const bar = showProgress ? new ProgressBar() : undefined;
+  const onProgress = bar ? { onProgress: (p: Parameters<ProgressBar['update']>[0]) => bar.update(p) } : {};
+  const explicit = new Set(opts.explicit ?? []);
   const t0 = performance.now();
+
+  if (opts.subject) {
+    const clash = ['model', 'backprop', 'defect', 'weights', 'evaluation', 'epsilonSweep'].filter((k) => explicit.has(k));
+    if (clash.length) throw new InputError(`--subject brings its own model and backward: drop ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+    const isModule = opts.subject.startsWith('module:');
+    const target = isModule ? opts.subject.slice('module:'.length) : opts.subject;
+    if (isModule && !existsSync(target)) throw new InputError(`--subject ${opts.subject}: no such file ${target}`);
+    if (!isModule && opts.subject.trim() === '') throw new InputError('--subject needs a command, e.g. --subject "python3 my_model.py", or module:PATH');
+    // A process subject holds its own data; a module gets --data when it is given.
+    const dataset: LoadedDataset | undefined = isModule && explicit.has('data') ? loadDataset(opts.data, { seed: opts.seed, ...(opts.label ? { label: opts.label } : {}), ...(opts.standardize ? { standardize: true } : {}) }) : undefined;
+    const moduleData = dataset ? { X: rowsOf(dataset.data.X), Y: rowsOf(dataset.data.Y) } : undefined;
+    const conns: SubjectConnection[] = Array.from({ length: workers }, () =>
+      isModule ? new ModuleConnection(target, opts.timeout, moduleData) : new ProcessConnection(target, { timeoutSeconds: opts.timeout }),
+    );
+    let outcome: Awaited<ReturnType<typeof runOpaqueCheck>>;
+    try {
+      outcome = await runOpaqueCheck(conns, settings, { ...(signal ? { signal } : {}), ...onProgress });
+    } finally {
+      bar?.finish();
+      await Promise.all(conns.map((c) => c.close()));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const implSha = isModule ? sha(readFileSync(target)) : commandDigest(target);
+    const shapes = outcome.description.groups.map((g) => `${g.name}:${g.shape.join('x')}`).join(',');
+    return {
+      result: outcome.result,
+      defects: [],
+      settings,
+      context: { model: opts.subject, data: dataset ? opts.data : '(the subject\'s own)', backprop: 'the subject\'s', evaluation: 'full', mode: opts.mode, workers, seconds },
+      provenance: {
+        model: { name: opts.subject, ref: opts.subject, sha256: sha(`gradproof:subject-groups:${shapes}`) },
+        weights: { source: 'θ₀ as the subject described it', sha256: sha(new Uint8Array(outcome.description.theta.buffer.slice(0))) },
+        dataset: dataset
+          ? { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features, ...(dataset.transform ? { transform: dataset.transform } : {}) }
+          : { ref: "(the subject's own)", sha256: implSha, examples: 0, features: 0 },
+        implementation: { kind: isModule ? 'module' : 'process', ref: opts.subject, sha256: implSha },
+      },
+    };
+  }
+
+  const model = resolveModel(opts.model, opts.seed, opts.weights);
+  const dataset = loadDataset(opts.data, { seed: opts.seed, spec: model.spec, ...(opts.label ? { label: opts.label } : {}), ...(opts.standardize ? { standardize: true } : {}) });
+  const { data } = dataset;
+  const defects = [...(opts.backprop === 'notebook-buggy' ? NOTEBOOK_BUGS : []), ...(opts.defect ?? [])];
+  try {
+    validateDefects(defects, paramGroups(model.spec));
+  } catch (err) {
+    if (err instanceof DefectError) throw new InputError(err.message);
+    throw err;
+  }
+  if (opts.backprop === 'notebook-buggy' && model.spec.layers.length < 2) {
+    throw new InputError('--backprop notebook-buggy scales W2 and b1: the model needs at least 2 layers');
+  }
+  const outputs = model.spec.layers[model.spec.layers.length - 1]!.units;
+  if (data.X.rows !== model.spec.inputs || data.Y.rows !== outputs || data.X.cols !== data.Y.cols) {
+    throw new InputError(
+      `--data ${opts.data} does not fit --model ${opts.model}: the data has ${data.X.rows} features and ${data.Y.rows} label row(s) over ${data.X.cols} examples; the model takes ${model.spec.inputs} inputs and gives ${outputs} output(s)`,
+    );
+  }
   let result: CheckResult;
   try {
-    result = await runBuiltinSweep({ spec: model.spec, theta: model.theta, data, defects }, settings, {
-      workers,
-      signal,
-      ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
-    });
+    result = await runBuiltinSweep({ spec: model.spec, theta: model.theta, data, defects }, settings, { workers, ...(signal ? { signal } : {}), ...onProgress });
   } finally {
     bar?.finish();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const backprop = defects.length === 0 ? 'correct' : `${opts.backprop === 'notebook-buggy' ? 'notebook-buggy, ' : 'defects '}${defects.map(describeDefect).join(', ')}`;
+  const described = defects.map(describeDefect);
+  const backprop = defects.length === 0 ? 'correct' : `${opts.backprop === 'notebook-buggy' ? 'notebook-buggy, ' : 'defects '}${described.join(', ')}`;
   return {
     result,
     defects,
+    settings,
     context: { model: model.spec.name, data: opts.data, backprop, evaluation: opts.evaluation, mode: opts.mode, workers, seconds },
+    provenance: {
+      model: { name: model.spec.name, ref: model.ref, sha256: model.specSha256 },
+      weights: { source: model.parameters, sha256: model.weightsSha256 },
+      dataset: { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features, ...(dataset.transform ? { transform: dataset.transform } : {}) },
+      implementation: {
+        kind: 'builtin',
+        ref: `gradproof-engine@${VERSION}`,
+        sha256: sha(`gradproof-engine@${VERSION}:${JSON.stringify(defects)}`),
+        ...(described.length ? { defects: described } : {}),
+      },
+    },
   };
 }
 
@@ -112,11 +210,12 @@ export function checkJson(o: CheckOutcome, opts: CheckOptions): Record<string, u
     ...(r.fast ? { fast: r.fast } : {}),
     ...(r.epsilonSweep ? { epsilonSweep: r.epsilonSweep } : {}),
     cost: r.cost,
-    model: opts.model,
-    data: opts.data,
-    backprop: opts.backprop,
+    provenance: o.provenance,
+    model: opts.subject ?? opts.model,
+    data: o.context.data,
+    backprop: opts.subject ? 'subject' : opts.backprop,
     defects: o.defects,
-    evaluation: opts.evaluation,
+    evaluation: o.context.evaluation,
     workers: o.context.workers,
     seed: opts.seed,
   };

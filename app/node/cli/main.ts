@@ -3,6 +3,7 @@ import { checkOneD } from '../../core/check/one-d.js';
 import { SCHEMES } from '../../core/check/schemes.js';
 import { parseDefect, DefectError } from '../../core/model/defects.js';
 import { CancelledError, InputError } from '../util/errors.js';
+import { SubjectError } from '../subjects/connection.js';
 import { type CheckOptions, checkJson, exitCodeFor, runCheck } from './check-command.js';
 import { formatCheck, formatOneD } from './format.js';
 import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
@@ -10,7 +11,7 @@ import { runAudit } from './audit-command.js';
 import { VERSION } from '../version.js';
 
 /** Exit statuses, documented in the README. */
-export const EXIT = { pass: 0, fail: 1, usage: 2, inconclusive: 3, cancelled: 130 } as const;
+export const EXIT = { pass: 0, fail: 1, usage: 2, inconclusive: 3, subjectFailed: 4, cancelled: 130 } as const;
 
 function defectOption(value: string): ReturnType<typeof parseDefect> {
   try {
@@ -44,8 +45,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('check')
     .description('check a backward pass against finite differences (default: the notebook\'s fraud network and test case)')
-    .option('--model <ref>', 'builtin:notebook-fraud, mlp:IN,HIDDEN…,OUT, or a JSON model spec file', 'builtin:notebook-fraud')
-    .option('--data <ref>', 'builtin:notebook-case, random:ROWS, or a JSON dataset file', 'builtin:notebook-case')
+    .option('--model <ref>', 'builtin:notebook-fraud, builtin:payments-mlp, mlp:IN,HIDDEN…,OUT, or a JSON model spec file', 'builtin:notebook-fraud')
+    .option('--weights <file>', 'parameters for --model: .npz (numpy.savez), .safetensors or .json, by group name (default: drawn from --seed)')
+    .option('--data <ref>', 'builtin:notebook-case, builtin:payments, random:ROWS, or a .csv, .npy, .npz or .json file', 'builtin:notebook-case')
+    .option('--label <column>', 'the label column of a CSV (by name; default "label") or .npy (by index; default -1)')
+    .option('--standardize', 'scale every feature to mean 0, sd 1 after loading')
+    .option('--subject <command>', 'audit your own implementation: a command speaking the subject protocol (e.g. "python3 my_model.py"), or module:PATH.js|.ts')
+    .option('--timeout <seconds>', 'how long a subject may take to answer one request', positiveNumber('--timeout'), 120)
     .addOption(new Option('--backprop <kind>', 'the built-in backward: correct, or the notebook\'s buggy one (W2 ×2, b1 ×4)').choices(['correct', 'notebook-buggy']).default('correct'))
     .option('--defect <GROUP:KIND[:FACTOR]>', 'inject a defect into the backward (repeatable): W2:scale:2, b1:flip, W1:zero, W2:transpose, layer1:drop-derivative', collect(defectOption))
     .option('--epsilon <e>', 'perturbation size ε', positiveNumber('--epsilon'), 1e-7)
@@ -60,8 +66,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--seed <n>', 'seed for synthetic weights and data (numpy RandomState)', wholeNumber('--seed', 0, 4294967295), 1)
     .option('--json', 'print one JSON object on stdout')
     .option('--progress', 'show the progress bar even with --json')
-    .action(async (opts: CheckOptions) => {
+    .action(async (opts: CheckOptions, cmd: Command) => {
       const sig = cancelOnSigint();
+      opts.explicit = Object.keys(opts).filter((k) => cmd.getOptionValueSource(k) === 'cli');
       try {
         const outcome = await runCheck(opts, sig.signal);
         if (opts.json) process.stdout.write(`${JSON.stringify(checkJson(outcome, opts), null, 2)}\n`);
@@ -111,6 +118,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       process.stderr.write(`gradproof: ${err.message}\n`);
       return EXIT.usage;
+    }
+    if (err instanceof SubjectError) {
+      // The subject failed to run: that is not a verdict on its backward pass.
+      process.stderr.write(`gradproof: the check could not be run: ${err.message}\n`);
+      return EXIT.subjectFailed;
     }
     if (err instanceof CancelledError) {
       process.stderr.write('gradproof: cancelled; no result was recorded\n');

@@ -1,27 +1,28 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../core/builtins/notebook.js';
-import { SyntheticSpecError, initParameters, parseMlpSpec, randomDataset } from '../../core/builtins/synthetic.js';
-import type { Dataset } from '../../core/model/network.js';
-import type { ModelSpec } from '../../core/model/spec.js';
+import { SyntheticSpecError, initParameters, parseMlpSpec } from '../../core/builtins/synthetic.js';
 import { SpecError, parseModelSpec } from '../../core/model/spec-schema.js';
-import { Tensor } from '../../core/tensor/tensor.js';
+import { type ModelSpec, paramGroups } from '../../core/model/spec.js';
+import { loadWeights } from '../data/weights.js';
+import { projectRoot } from '../util/compiled-path.js';
 import { InputError } from '../util/errors.js';
 
-export const BUILTIN_MODELS = ['builtin:notebook-fraud'] as const;
-export const BUILTIN_DATASETS = ['builtin:notebook-case'] as const;
+export const BUILTIN_MODELS = ['builtin:notebook-fraud', 'builtin:payments-mlp'] as const;
 
 export interface ResolvedModel {
   spec: ModelSpec;
   theta: Float64Array;
-  /** How θ₀ was obtained, for reports: "notebook test case (RandomState(1))", "seed 1 (He)". */
+  /** How θ₀ was obtained, for reports: "notebook test case …", "seed 1 (He)", "weights.npz". */
   parameters: string;
   ref: string;
+  /** SHA-256 of the canonical spec JSON, and of the weights (file bytes, or the recipe). */
+  specSha256: string;
+  weightsSha256: string;
 }
 
-export interface ResolvedData {
-  data: Dataset;
-  ref: string;
-}
+const sha = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
 
 function readJson(file: string, what: string): unknown {
   let text: string;
@@ -39,69 +40,57 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
-/** `builtin:notebook-fraud`, `mlp:30,64,32,1`, or a JSON model spec file. */
-export function resolveModel(ref: string, seed: number): ResolvedModel {
-  if (ref === 'builtin:notebook-fraud') {
-    return { spec: NOTEBOOK_FRAUD_SPEC, theta: notebookCase().theta, parameters: 'notebook test case, RandomState(1)', ref };
-  }
-  if (ref.startsWith('builtin:')) {
-    throw new InputError(`--model ${ref}: unknown built-in model; built-ins are ${BUILTIN_MODELS.join(', ')} and mlp:WIDTHS (e.g. mlp:30,64,32,1)`);
-  }
-  if (ref.startsWith('mlp:')) {
-    try {
-      const spec = parseMlpSpec(ref);
-      return { spec, theta: initParameters(spec, seed), parameters: `He-scaled, RandomState(${seed})`, ref };
-    } catch (err) {
-      if (err instanceof SyntheticSpecError) throw new InputError(`--model ${err.message}`);
-      throw err;
-    }
-  }
-  const json = readJson(ref, 'model spec');
+function specFile(ref: string): string {
+  return path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'models', `${ref.slice('builtin:'.length)}.json`);
+}
+
+function parseSpecFile(file: string, label: string): ModelSpec {
   try {
-    const spec = parseModelSpec(json, `model spec ${ref}`);
-    return { spec, theta: initParameters(spec, seed), parameters: `He-scaled, RandomState(${seed})`, ref };
+    return parseModelSpec(readJson(file, 'model spec'), `model spec ${label}`);
   } catch (err) {
     if (err instanceof SpecError) throw new InputError(err.message);
     throw err;
   }
 }
 
-function matrixFrom(value: unknown, file: string, field: string): Tensor {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((r) => Array.isArray(r))) {
-    throw new InputError(`dataset ${file}: field ${field} must be a non-empty array of rows (numbers), e.g. [[0.1, 2.0], [1.5, -0.3]]`);
-  }
-  const rows = value as unknown[][];
-  const cols = rows[0]!.length;
-  const t = Tensor.zeros(rows.length, cols);
-  rows.forEach((row, i) => {
-    if (row.length !== cols) throw new InputError(`dataset ${file}: field ${field}[${i}] has ${row.length} values, row 0 has ${cols}: every row needs the same length`);
-    row.forEach((v, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`dataset ${file}: field ${field}[${i}][${j}] is ${JSON.stringify(v)}, not a finite number`);
-      t.data[i * cols + j] = v;
-    });
-  });
-  return t;
-}
-
 /**
- * `builtin:notebook-case`, `random:ROWS`, or a JSON file `{ "X": [[…]], "Y": [[…]] }`
- * laid out as the notebook's arrays: X is features × examples, Y outputs × examples.
+ * `builtin:notebook-fraud`, `builtin:payments-mlp`, `mlp:30,64,32,1`, or a JSON model
+ * spec file; parameters from `weights` (.npz, .safetensors, .json) or else drawn
+ * from `seed` (the notebook model: its own test case).
  */
-export function resolveData(ref: string, spec: ModelSpec, seed: number): ResolvedData {
-  if (ref === 'builtin:notebook-case') return { data: notebookCase().data, ref };
-  if (ref.startsWith('builtin:')) throw new InputError(`--data ${ref}: unknown built-in dataset; built-ins are ${BUILTIN_DATASETS.join(', ')} and random:ROWS`);
-  const m = /^random:(.*)$/.exec(ref);
-  if (m) {
-    const rows = Number(m[1]);
-    if (!/^\d+$/.test(m[1]!) || rows < 1 || rows > 10_000_000) throw new InputError(`--data ${ref}: write random:ROWS with ROWS a whole number from 1 to 10000000, e.g. random:2048`);
-    return { data: randomDataset(spec, rows, seed), ref };
+export function resolveModel(ref: string, seed: number, weights?: string): ResolvedModel {
+  let spec: ModelSpec;
+  let theta: Float64Array;
+  let parameters: string;
+  let weightsSha256: string;
+  if (ref === 'builtin:notebook-fraud') {
+    spec = NOTEBOOK_FRAUD_SPEC;
+    theta = notebookCase().theta;
+    parameters = 'notebook test case, RandomState(1)';
+    weightsSha256 = sha('gradproof:builtin:notebook-case:RandomState(1)');
+  } else {
+    if (ref.startsWith('builtin:')) {
+      if (!(BUILTIN_MODELS as readonly string[]).includes(ref)) throw new InputError(`--model ${ref}: unknown built-in model; built-ins are ${BUILTIN_MODELS.join(', ')} and mlp:WIDTHS (e.g. mlp:30,64,32,1)`);
+      spec = parseSpecFile(specFile(ref), ref);
+    } else if (ref.startsWith('mlp:')) {
+      try {
+        spec = parseMlpSpec(ref);
+      } catch (err) {
+        if (err instanceof SyntheticSpecError) throw new InputError(`--model ${err.message}`);
+        throw err;
+      }
+    } else {
+      spec = parseSpecFile(ref, ref);
+    }
+    theta = initParameters(spec, seed);
+    parameters = `He-scaled, RandomState(${seed})`;
+    weightsSha256 = sha(`gradproof:he-init:${seed}:${JSON.stringify(spec.layers)}:${spec.inputs}`);
   }
-  const json = readJson(ref, 'dataset');
-  if (typeof json !== 'object' || json === null) throw new InputError(`dataset ${ref}: expected an object with fields X and Y`);
-  const o = json as Record<string, unknown>;
-  return { data: { X: matrixFrom(o.X, ref, 'X'), Y: matrixFrom(o.Y, ref, 'Y') }, ref };
-}
-
-export function defaultModelAndData(): { model: string; data: string } {
-  return { model: 'builtin:notebook-fraud', data: 'builtin:notebook-case' };
+  if (weights) {
+    const w = loadWeights(weights, paramGroups(spec), spec.name);
+    theta = w.theta;
+    parameters = `weights ${weights}`;
+    weightsSha256 = w.sha256;
+  }
+  return { spec, theta, parameters, ref, specSha256: sha(JSON.stringify(spec)), weightsSha256 };
 }

@@ -1,0 +1,44 @@
+import type { SubjectGroup } from '../../core/subjects/protocol.js';
+
+/** What a subject says about itself: its parameter groups and θ₀. */
+export interface SubjectDescription {
+  groups: SubjectGroup[];
+  theta: Float64Array;
+}
+
+/**
+ * One live instance of a subject under audit (a child process, or a module in a
+ * worker thread). Several run side by side for a parallel sweep.
+ */
+export interface SubjectConnection {
+  describe(): Promise<SubjectDescription>;
+  /** The backward pass under audit, at θ₀. */
+  gradient(): Promise<Float64Array>;
+  /** J(θ₀) */
+  cost(): Promise<number>;
+  /** J(θ₀ + delta·e_index) for each [index, delta]. */
+  costs(entries: [number, number][]): Promise<Float64Array>;
+  /** J(θ₀ + delta·u) for each delta. */
+  costsAlong(u: Float64Array, deltas: number[]): Promise<Float64Array>;
+  /** Ends the subject; never leaves a process or thread behind. */
+  close(): Promise<void>;
+}
+
+/**
+ * The subject itself failed (crashed, hung, wrote garbage, returned NaN): the run
+ * failed to execute and has no verdict. The message names the subject and what
+ * it did.
+ */
+export class SubjectError extends Error {
+  override name = 'SubjectError';
+}
+
+/** Finite numbers or a SubjectError naming which value was not. */
+export function finiteArray(values: readonly (number | null)[], subject: string, what: (i: number) => string): Float64Array {
+  const out = new Float64Array(values.length);
+  values.forEach((v, i) => {
+    if (v === null || !Number.isFinite(v)) throw new SubjectError(`subject ${subject} returned ${v === null ? 'NaN or Infinity' : v} for ${what(i)}; a cost and its gradient must be finite numbers`);
+    out[i] = v;
+  });
+  return out;
+}
