@@ -11,7 +11,7 @@ import { builtinModules } from 'node:module';
 
 const root = path.resolve(process.argv[2] ?? path.join(path.dirname(new URL(import.meta.url).pathname), '..'));
 const nodeBuiltins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-const PURE_PACKAGES = new Set(['zod']);
+const PURE_PACKAGES = new Set(['zod', 'canonicalize']);
 
 const layers = [
   { dir: 'app/core', may: ['app/core'], packages: (p) => PURE_PACKAGES.has(p), node: false, electron: false },

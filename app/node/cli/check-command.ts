@@ -12,8 +12,10 @@ import { ModuleConnection } from '../subjects/module-connection.js';
 import { runOpaqueCheck } from '../subjects/opaque-check.js';
 import { ProcessConnection } from '../subjects/process-connection.js';
 import { resolveModel } from '../subjects/resolve.js';
-import { defaultWorkers, runBuiltinSweep } from '../sweep/run-sweep.js';
-import { InputError } from '../util/errors.js';
+import { type EntryEvidence, defaultWorkers, runBuiltinCheck } from '../sweep/run-sweep.js';
+import { CancelledError, InputError } from '../util/errors.js';
+import type { Store } from '../store/database.js';
+import { beginRun, endRun, finishRun } from '../store/runs.js';
 import { VERSION } from '../version.js';
 import type { CheckContext } from './format.js';
 import { ProgressBar } from './progress-bar.js';
@@ -62,6 +64,7 @@ export interface CheckOutcome {
   defects: Defect[];
   provenance: Provenance;
   settings: CheckSettings;
+  entries: EntryEvidence;
 }
 
 const sha = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
@@ -93,8 +96,13 @@ function rowsOf(t: { rows: number; cols: number; data: Float64Array }): number[]
   return Array.from({ length: t.rows }, (_, r) => Array.from(t.data.subarray(r * t.cols, (r + 1) * t.cols)));
 }
 
+export interface CheckHooks {
+  /** Called once the subject is resolved, just before the sweep: where a run is recorded as started. */
+  onStart?: (provenance: Provenance, settings: CheckSettings) => void;
+}
+
 /** Resolve the subject, run the sweep, and time it: what `check` and `audit` share. */
-export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promise<CheckOutcome> {
+export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: CheckHooks = {}): Promise<CheckOutcome> {
   const settings = settingsFrom(opts);
   const workers = opts.workers ?? defaultWorkers();
   const showProgress = opts.progress ?? !opts.json;
@@ -113,6 +121,16 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promis
     // A process subject holds its own data; a module gets --data when it is given.
     const dataset: LoadedDataset | undefined = isModule && explicit.has('data') ? loadDataset(opts.data, { seed: opts.seed, ...(opts.label ? { label: opts.label } : {}), ...(opts.standardize ? { standardize: true } : {}) }) : undefined;
     const moduleData = dataset ? { X: rowsOf(dataset.data.X), Y: rowsOf(dataset.data.Y) } : undefined;
+    const provisional = isModule ? sha(readFileSync(target)) : commandDigest(target);
+    hooks.onStart?.(
+      {
+        model: { name: opts.subject, ref: opts.subject, sha256: provisional },
+        weights: { source: 'θ₀ as the subject describes it', sha256: provisional },
+        dataset: dataset ? { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features } : { ref: "(the subject's own)", sha256: provisional, examples: 0, features: 0 },
+        implementation: { kind: isModule ? 'module' : 'process', ref: opts.subject, sha256: provisional },
+      },
+      settings,
+    );
     const conns: SubjectConnection[] = Array.from({ length: workers }, () =>
       isModule ? new ModuleConnection(target, opts.timeout, moduleData) : new ProcessConnection(target, { timeoutSeconds: opts.timeout }),
     );
@@ -128,6 +146,7 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promis
     const shapes = outcome.description.groups.map((g) => `${g.name}:${g.shape.join('x')}`).join(',');
     return {
       result: outcome.result,
+      entries: outcome.entries,
       defects: [],
       settings,
       context: { model: opts.subject, data: dataset ? opts.data : '(the subject\'s own)', backprop: 'the subject\'s', evaluation: 'full', mode: opts.mode, workers, seconds },
@@ -161,36 +180,40 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal): Promis
       `--data ${opts.data} does not fit --model ${opts.model}: the data has ${data.X.rows} features and ${data.Y.rows} label row(s) over ${data.X.cols} examples; the model takes ${model.spec.inputs} inputs and gives ${outputs} output(s)`,
     );
   }
+  const described = defects.map(describeDefect);
+  const provenance: Provenance = {
+    model: { name: model.spec.name, ref: model.ref, sha256: model.specSha256 },
+    weights: { source: model.parameters, sha256: model.weightsSha256 },
+    dataset: { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features, ...(dataset.transform ? { transform: dataset.transform } : {}) },
+    implementation: {
+      kind: 'builtin',
+      ref: `gradproof-engine@${VERSION}`,
+      sha256: sha(`gradproof-engine@${VERSION}:${JSON.stringify(defects)}`),
+      ...(described.length ? { defects: described } : {}),
+    },
+  };
+  hooks.onStart?.(provenance, settings);
   let result: CheckResult;
+  let entries: EntryEvidence;
   try {
-    result = await runBuiltinSweep({ spec: model.spec, theta: model.theta, data, defects }, settings, { workers, ...(signal ? { signal } : {}), ...onProgress });
+    ({ result, entries } = await runBuiltinCheck({ spec: model.spec, theta: model.theta, data, defects }, settings, { workers, ...(signal ? { signal } : {}), ...onProgress }));
   } finally {
     bar?.finish();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const described = defects.map(describeDefect);
   const backprop = defects.length === 0 ? 'correct' : `${opts.backprop === 'notebook-buggy' ? 'notebook-buggy, ' : 'defects '}${described.join(', ')}`;
   return {
     result,
+    entries,
     defects,
     settings,
     context: { model: model.spec.name, data: opts.data, backprop, evaluation: opts.evaluation, mode: opts.mode, workers, seconds },
-    provenance: {
-      model: { name: model.spec.name, ref: model.ref, sha256: model.specSha256 },
-      weights: { source: model.parameters, sha256: model.weightsSha256 },
-      dataset: { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features, ...(dataset.transform ? { transform: dataset.transform } : {}) },
-      implementation: {
-        kind: 'builtin',
-        ref: `gradproof-engine@${VERSION}`,
-        sha256: sha(`gradproof-engine@${VERSION}:${JSON.stringify(defects)}`),
-        ...(described.length ? { defects: described } : {}),
-      },
-    },
+    provenance,
   };
 }
 
 /** The `--json` object: the fields scripts may rely on come first. */
-export function checkJson(o: CheckOutcome, opts: CheckOptions): Record<string, unknown> {
+export function checkJson(o: CheckOutcome & { runId?: string }, opts: CheckOptions): Record<string, unknown> {
   const r = o.result;
   return {
     verdict: r.verdict,
@@ -207,6 +230,7 @@ export function checkJson(o: CheckOutcome, opts: CheckOptions): Record<string, u
     inconclusive: r.inconclusive,
     noise: r.noise,
     findings: r.findings,
+    ...(o.runId ? { runId: o.runId } : {}),
     ...(r.fast ? { fast: r.fast } : {}),
     ...(r.epsilonSweep ? { epsilonSweep: r.epsilonSweep } : {}),
     cost: r.cost,
@@ -223,4 +247,20 @@ export function checkJson(o: CheckOutcome, opts: CheckOptions): Record<string, u
 
 export function exitCodeFor(r: CheckResult): number {
   return r.verdict === 'pass' ? 0 : r.verdict === 'fail' ? 1 : 3;
+}
+
+/**
+ * A check saved as a run: on disk as "running" before the sweep, completed with its
+ * results in one transaction, or marked failed or cancelled with the reason.
+ */
+export async function runAndRecord(opts: CheckOptions, signal: AbortSignal | undefined, store: Store | undefined): Promise<CheckOutcome & { runId?: string }> {
+  let runId: string | undefined;
+  try {
+    const outcome = await runCheck(opts, signal, store ? { onStart: (p, s) => (runId = beginRun(store, p, s)) } : {});
+    if (store && runId) finishRun(store, runId, { result: outcome.result, entries: outcome.entries, provenance: outcome.provenance, seconds: outcome.context.seconds });
+    return { ...outcome, ...(runId ? { runId } : {}) };
+  } catch (err) {
+    if (store && runId) endRun(store, runId, err instanceof CancelledError ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
+    throw err;
+  }
 }

@@ -4,7 +4,9 @@ import { SCHEMES } from '../../core/check/schemes.js';
 import { parseDefect, DefectError } from '../../core/model/defects.js';
 import { CancelledError, InputError } from '../util/errors.js';
 import { SubjectError } from '../subjects/connection.js';
-import { type CheckOptions, checkJson, exitCodeFor, runCheck } from './check-command.js';
+import { type CheckOptions, checkJson, exitCodeFor, runAndRecord } from './check-command.js';
+import { registerStoreCommands, storePath } from './store-commands.js';
+import { type Store, StoreError, openStore } from '../store/database.js';
 import { formatCheck, formatOneD } from './format.js';
 import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
 import { runAudit } from './audit-command.js';
@@ -38,6 +40,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('gradproof')
     .description('Proof that a neural network\'s backpropagation is correct: finite-difference gradient checking.')
     .version(VERSION, '-V, --version')
+    .option('--db <path>', 'the GradProof database (default: GRADPROOF_DB, else your data folder)')
     .exitOverride()
     // One line per error, in the same voice as every other error: "gradproof: … (see --help)".
     .configureOutput({ outputError: (str, write) => write(`gradproof: ${str.replace(/^error: /, '').trimEnd().replace(/\s*\n\s*/g, ' ')} (see gradproof --help)\n`) });
@@ -66,16 +69,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--seed <n>', 'seed for synthetic weights and data (numpy RandomState)', wholeNumber('--seed', 0, 4294967295), 1)
     .option('--json', 'print one JSON object on stdout')
     .option('--progress', 'show the progress bar even with --json')
-    .action(async (opts: CheckOptions, cmd: Command) => {
+    .option('--no-save', 'do not save the run in the database')
+    .action(async (opts: CheckOptions & { save: boolean }, cmd: Command) => {
       const sig = cancelOnSigint();
       opts.explicit = Object.keys(opts).filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      const store = opts.save ? openStoreForCli(program) : undefined;
       try {
-        const outcome = await runCheck(opts, sig.signal);
+        const outcome = await runAndRecord(opts, sig.signal, store);
         if (opts.json) process.stdout.write(`${JSON.stringify(checkJson(outcome, opts), null, 2)}\n`);
-        else process.stdout.write(`${formatCheck(outcome.result, outcome.context)}\n`);
+        else {
+          process.stdout.write(`${formatCheck(outcome.result, outcome.context)}\n`);
+          if (outcome.runId) process.stdout.write(`\nsaved as ${outcome.runId} (gradproof runs show ${outcome.runId}; gradproof report create ${outcome.runId} --as NAME)\n`);
+        }
         setExit(exitCodeFor(outcome.result));
       } finally {
         sig.dispose();
+        store?.db.close();
       }
     });
 
@@ -98,13 +107,35 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("the notebook's story on the built-in example: the buggy backward fails, the fixed one passes, the 1-D case passes")
     .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
     .action(async (opts: { workers?: number }) => {
-      setExit(await runAudit(opts));
+      const store = openStoreForCli(program);
+      try {
+        setExit(await runAudit(opts, store));
+      } finally {
+        store.db.close();
+      }
     });
+  registerStoreCommands(program, setExit);
   return program;
+}
+
+function openStoreForCli(program: Command): Store {
+  try {
+    const store = openStore(storePath(program));
+    if (store.interrupted.length) process.stderr.write(`gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`);
+    return store;
+  } catch (err) {
+    if (err instanceof StoreError) throw new InputError(err.message);
+    throw err;
+  }
 }
 
 /** Run the CLI; resolves to the exit status (never throws for bad input). */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that went away (`gradproof … | head`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {

@@ -7,6 +7,7 @@ import type { CheckResult } from '../../core/check/result.js';
 import { type Scheme, evaluationsPerEntry } from '../../core/check/schemes.js';
 import type { ParamGroup } from '../../core/model/spec.js';
 import { type Progress, ProgressMeter } from '../sweep/progress.js';
+import type { EntryEvidence } from '../sweep/run-sweep.js';
 import { CancelledError } from '../util/errors.js';
 import { type SubjectConnection, type SubjectDescription, SubjectError } from './connection.js';
 
@@ -66,7 +67,11 @@ async function runQueue<T>(conns: SubjectConnection[], items: T[], signal: Abort
  * more than round-off, and the disagreement is not curvature (the slopes a step
  * further out agree with their neighbours), the entry is inconclusive.
  */
-export async function runOpaqueCheck(conns: SubjectConnection[], settings: CheckSettings, options: OpaqueOptions = {}): Promise<{ result: CheckResult; description: SubjectDescription }> {
+export async function runOpaqueCheck(
+  conns: SubjectConnection[],
+  settings: CheckSettings,
+  options: OpaqueOptions = {},
+): Promise<{ result: CheckResult; description: SubjectDescription; entries: EntryEvidence }> {
   const { signal } = options;
   const onAbort = (): void => {
     for (const c of conns) void c.close();
@@ -105,7 +110,9 @@ export async function runOpaqueCheck(conns: SubjectConnection[], settings: Check
       const fast = judgeFast(settings, analytic, evals);
       const indices = escalatedIndices(fast.failing);
       const esc = await sweepEntries(conns, indices, settings, j0, options).catch(cancelled);
-      return { result: finishFast(settings, analytic, fast, { indices, approx: esc.approx, kinks: esc.kinks }), description };
+      const numerical = new Float64Array(n).fill(Number.NaN);
+      indices.forEach((i, j) => (numerical[i] = esc.approx[j]!));
+      return { result: finishFast(settings, analytic, fast, { indices, approx: esc.approx, kinks: esc.kinks }), description, entries: { analytic: grad, numerical, kinks: new Uint32Array(n) } };
     }
 
     const all = Array.from({ length: n }, (_, i) => i);
@@ -148,7 +155,7 @@ export async function runOpaqueCheck(conns: SubjectConnection[], settings: Check
     if (result.inconclusive.entries > 0) {
       result.inconclusive.reason = 'the one-sided differences J(θ+ε)−J(θ) and J(θ)−J(θ−ε) disagree beyond round-off, and not as curvature would: a kink lies within ε';
     }
-    return { result, description };
+    return { result, description, entries: { analytic: grad, numerical: sweep.approx, kinks } };
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

@@ -169,13 +169,21 @@ export class SweepSession {
   }
 }
 
+/** Per-entry evidence kept with a saved run: the gradient under audit, the estimates (NaN where none was made), kinks. */
+export interface EntryEvidence {
+  analytic: Float64Array;
+  numerical: Float64Array;
+  kinks: Uint32Array;
+}
+
 /** The whole check of a built-in subject on worker threads, in the mode its settings ask for. */
-export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<CheckResult> {
+export async function runBuiltinCheck(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<{ result: CheckResult; entries: EntryEvidence }> {
   const session = new SweepSession(job, settings, options);
   try {
     const { analytic } = session;
     const n = analytic.net.parameterCount;
     let result: CheckResult;
+    const entries: EntryEvidence = { analytic: analytic.grad, numerical: new Float64Array(n).fill(Number.NaN), kinks: new Uint32Array(n) };
     if (settings.mode === 'fast') {
       const seed = settings.directionSeed ?? DEFAULT_DIRECTION_SEED;
       const a = { grad: analytic.grad, cost: analytic.cost, groups: analytic.net.groups };
@@ -183,17 +191,27 @@ export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, 
       const fast = judgeFast(settings, a, evaluations);
       const indices = escalatedIndices(fast.failing);
       const escalation = indices.length ? await session.entries(indices) : { approx: new Float64Array(0), kinks: new Uint32Array(0) };
+      indices.forEach((i, j) => {
+        entries.numerical[i] = escalation.approx[j]!;
+        entries.kinks[i] = escalation.kinks[j]!;
+      });
       result = finishFast(settings, a, fast, { indices, ...escalation });
     } else {
       const plan = noisePlan(n, settings.epsilon);
       // The noise sample is queued first so it runs alongside the sweep.
       const [wider, sweep] = await Promise.all([session.entries(plan.indices, plan.epsilon, false), session.entries()]);
+      entries.numerical = sweep.approx;
+      entries.kinks = sweep.kinks;
       result = finishCheck(settings, analytic, sweep.approx, sweep.kinks, wider.approx);
     }
-    return completeCheck(result, job, settings, analytic.grad);
+    return { result: completeCheck(result, job, settings, analytic.grad), entries };
   } finally {
     await session.close();
   }
+}
+
+export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<CheckResult> {
+  return (await runBuiltinCheck(job, settings, options)).result;
 }
 
 /** Entry estimates only (benchmarks): every entry, or the sampled ones. */
