@@ -19,6 +19,7 @@ import { beginRun, endRun, finishRun } from '../store/runs.js';
 import { VERSION } from '../version.js';
 import type { CheckContext } from './format.js';
 import { ProgressBar } from './progress-bar.js';
+import type { Progress } from '../sweep/progress.js';
 
 export type Backprop = 'correct' | 'notebook-buggy';
 
@@ -99,6 +100,8 @@ function rowsOf(t: { rows: number; cols: number; data: Float64Array }): number[]
 export interface CheckHooks {
   /** Called once the subject is resolved, just before the sweep: where a run is recorded as started. */
   onStart?: (provenance: Provenance, settings: CheckSettings) => void;
+  /** Progress for a UI (in addition to, or instead of, the terminal bar). */
+  onProgress?: (p: Progress) => void;
 }
 
 /** Resolve the subject, run the sweep, and time it: what `check` and `audit` share. */
@@ -107,7 +110,15 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
   const workers = opts.workers ?? defaultWorkers();
   const showProgress = opts.progress ?? !opts.json;
   const bar = showProgress ? new ProgressBar() : undefined;
-  const onProgress = bar ? { onProgress: (p: Parameters<ProgressBar['update']>[0]) => bar.update(p) } : {};
+  const onProgress =
+    bar || hooks.onProgress
+      ? {
+          onProgress: (p: Progress) => {
+            bar?.update(p);
+            hooks.onProgress?.(p);
+          },
+        }
+      : {};
   const explicit = new Set(opts.explicit ?? []);
   const t0 = performance.now();
 
@@ -253,10 +264,26 @@ export function exitCodeFor(r: CheckResult): number {
  * A check saved as a run: on disk as "running" before the sweep, completed with its
  * results in one transaction, or marked failed or cancelled with the reason.
  */
-export async function runAndRecord(opts: CheckOptions, signal: AbortSignal | undefined, store: Store | undefined): Promise<CheckOutcome & { runId?: string }> {
+export async function runAndRecord(
+  opts: CheckOptions,
+  signal: AbortSignal | undefined,
+  store: Store | undefined,
+  watch: { onRunStarted?: (runId: string) => void; onProgress?: (p: Progress) => void } = {},
+): Promise<CheckOutcome & { runId?: string }> {
   let runId: string | undefined;
   try {
-    const outcome = await runCheck(opts, signal, store ? { onStart: (p, s) => (runId = beginRun(store, p, s)) } : {});
+    const hooks: CheckHooks = {
+      ...(store
+        ? {
+            onStart: (p: Provenance, s: CheckSettings) => {
+              runId = beginRun(store, p, s);
+              watch.onRunStarted?.(runId);
+            },
+          }
+        : {}),
+      ...(watch.onProgress ? { onProgress: watch.onProgress } : {}),
+    };
+    const outcome = await runCheck(opts, signal, hooks);
     if (store && runId) finishRun(store, runId, { result: outcome.result, entries: outcome.entries, provenance: outcome.provenance, seconds: outcome.context.seconds });
     return { ...outcome, ...(runId ? { runId } : {}) };
   } catch (err) {

@@ -6,6 +6,7 @@ import { CancelledError, InputError } from '../util/errors.js';
 import { SubjectError } from '../subjects/connection.js';
 import { type CheckOptions, checkJson, exitCodeFor, runAndRecord } from './check-command.js';
 import { registerStoreCommands, storePath } from './store-commands.js';
+import { registerServeCommands } from './serve-commands.js';
 import { type Store, StoreError, openStore } from '../store/database.js';
 import { formatCheck, formatOneD } from './format.js';
 import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
@@ -115,6 +116,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
   registerStoreCommands(program, setExit);
+  registerServeCommands(program, () => openStoreForCli(program), setExit);
   return program;
 }
 

@@ -8,6 +8,8 @@ export interface Progress {
   /** Seconds left at the current rate (NaN until there is a rate). */
   eta: number;
   elapsed: number;
+  /** Per group, the difference over the entries estimated so far (for a chart that fills in). */
+  groups?: { name: string; difference: number; done: number; size: number }[];
 }
 
 /** Rate and ETA from counts, so every transport reports the same numbers. */

@@ -7,6 +7,7 @@ import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan,
 import { type BuiltinJob, type CheckSettings, analyticGradient, completeCheck, finishCheck, noisePlan } from '../../core/check/gradient-check.js';
 import type { CheckResult } from '../../core/check/result.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
+import { relativeDifference } from '../../core/check/metrics.js';
 import { compiledSibling } from '../util/compiled-path.js';
 import { CancelledError } from '../util/errors.js';
 import { type Progress, ProgressMeter } from './progress.js';
@@ -129,6 +130,8 @@ export class SweepSession {
       const kinks = new Uint32Array(n);
       const meter = new ProgressMeter(n, evaluationsPerEntry(this.settings.scheme));
       let done = 0;
+      const filled = indices ? undefined : new Uint8Array(n);
+      let lastPartial = 0;
       await Promise.all(
         planShards(n, this.workers, this.options.shardSize, entrySeconds(this.job, this.settings)).map(async ([start, end]) => {
           const t: SweepTask = indices ? { ...this.context, epsilon, kind: 'indices', indices: indices.slice(start, end) } : { ...this.context, epsilon, kind: 'range', start, end };
@@ -137,7 +140,26 @@ export class SweepSession {
           approx.set(r.approx, start);
           kinks.set(r.kinks, start);
           done += end - start;
-          if (report) this.options.onProgress?.(meter.at(done));
+          filled?.fill(1, start, end);
+          if (report && this.options.onProgress) {
+            const p = meter.at(done);
+            // The per-group picture so far, at most 4 times a second (it costs a pass over the vector).
+            if (filled && (performance.now() - lastPartial > 250 || done === n)) {
+              lastPartial = performance.now();
+              p.groups = this.analytic.net.groups.map((g) => {
+                const gi: number[] = [];
+                const ai: number[] = [];
+                for (let i = g.offset; i < g.offset + g.size; i++) {
+                  if (filled[i]) {
+                    gi.push(this.analytic.grad[i]!);
+                    ai.push(approx[i]!);
+                  }
+                }
+                return { name: g.name, difference: relativeDifference(gi, ai), done: gi.length, size: g.size };
+              });
+            }
+            this.options.onProgress(p);
+          }
         }),
       );
       return { approx, kinks };

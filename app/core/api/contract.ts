@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import type { CheckResult, Verdict } from '../check/result.js';
+import type { RunComparison } from '../report/compare-runs.js';
+import type { AuditPredicate, Meaning, Statement } from '../report/statement.js';
+
+/**
+ * The one contract between GradProof's UI and its engine. Electron IPC, the CLI
+ * (`gradproof api METHOD`) and the loopback HTTP bridge are three transports for
+ * it; every transport validates params with these schemas before anything runs.
+ */
+
+const id = z.string().min(1).max(200);
+const passphrase = z.string().min(8, 'the passphrase must be at least 8 characters').max(1024);
+
+export const implementationSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('builtin'),
+    backprop: z.enum(['correct', 'notebook-buggy']).default('correct'),
+    defects: z.array(z.string().regex(/^[A-Za-z0-9]+:[a-z-]+(:-?[0-9.eE+-]+)?$/, 'a defect is GROUP:KIND[:FACTOR], e.g. W2:scale:2')).max(20).default([]),
+  }),
+  z.strictObject({ kind: z.literal('process'), command: z.string().min(1, 'give the command that runs your subject').max(4000), timeout: z.number().positive().max(3600).default(120) }),
+  z.strictObject({ kind: z.literal('module'), path: z.string().min(1, 'give the path of your .js or .ts module').max(4000), timeout: z.number().positive().max(3600).default(120) }),
+]);
+
+export const checkRequestSchema = z.strictObject({
+  model: z.string().min(1, 'choose a model').max(4000).default('builtin:notebook-fraud'),
+  weights: z.string().max(4000).optional(),
+  data: z.string().min(1, 'choose a dataset').max(4000).default('builtin:notebook-case'),
+  label: z.string().max(200).optional(),
+  standardize: z.boolean().default(false),
+  implementation: implementationSchema.default({ kind: 'builtin', backprop: 'correct', defects: [] }),
+  scheme: z.enum(['forward', 'central', 'five-point']).default('central'),
+  epsilon: z.number().positive('ε must be greater than 0').max(1, 'ε above 1 is no longer a small step').default(1e-7),
+  threshold: z.number().positive('the threshold must be greater than 0').max(1).default(2e-7),
+  mode: z.enum(['full', 'fast']).default('full'),
+  directions: z.number().int().min(1).max(10000).default(4),
+  evaluation: z.enum(['incremental', 'full']).default('incremental'),
+  workers: z.number().int().min(1, 'at least one worker').max(256).optional(),
+  epsilonSweep: z.boolean().default(false),
+  seed: z.number().int().min(0).max(4294967295).default(1),
+});
+
+export type CheckRequest = z.infer<typeof checkRequestSchema>;
+export type CheckRequestInput = z.input<typeof checkRequestSchema>;
+
+export const API = {
+  'library.list': z.strictObject({}),
+  'check.start': checkRequestSchema,
+  'check.cancel': z.strictObject({ jobId: id }),
+  'runs.list': z.strictObject({ limit: z.number().int().min(1).max(1000).default(100) }),
+  'runs.get': z.strictObject({ id }),
+  'runs.compare': z.strictObject({ ids: z.array(id).min(2, 'pick at least two runs').max(8) }),
+  'reports.list': z.strictObject({}),
+  'reports.get': z.strictObject({ id }),
+  'reports.create': z.strictObject({ runId: id, as: id }),
+  'reports.sign': z.strictObject({ id, as: id, passphrase }),
+  'reports.approve': z.strictObject({ id, as: id, passphrase, comment: z.string().max(2000).optional() }),
+  'reports.reject': z.strictObject({ id, as: id, passphrase, reason: z.string().trim().min(1, 'a rejection needs its reason').max(2000) }),
+  'reports.verify': z.strictObject({ id }),
+  'identities.list': z.strictObject({}),
+  'identities.create': z.strictObject({ name: z.string().trim().min(1, 'give a name').max(80), role: z.enum(['engineer', 'reviewer']), passphrase }),
+  'dialog.openFile': z.strictObject({ purpose: z.enum(['model', 'weights', 'dataset', 'module']) }),
+} as const;
+
+export type Method = keyof typeof API;
+export const METHODS = Object.keys(API) as Method[];
+export type Params<M extends Method> = z.input<(typeof API)[M]>;
+
+export interface LibraryItem {
+  ref: string;
+  name: string;
+  kind: 'model' | 'dataset' | 'implementation' | 'weights';
+  builtin: boolean;
+  sha256?: string;
+  detail?: string;
+}
+
+export interface RunView {
+  id: string;
+  startedAt: string;
+  finishedAt: string | null;
+  status: 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+  provenance: {
+    model: { name: string; ref: string; sha256: string };
+    weights: { source: string; sha256: string };
+    dataset: { ref: string; sha256: string; examples: number; features: number; transform?: string };
+    implementation: { kind: string; ref: string; sha256: string; defects?: string[] };
+  };
+  settings: Record<string, unknown>;
+  environment: Record<string, unknown>;
+  verdict: Verdict | null;
+  difference: number | null;
+  parameters: number | null;
+  evaluations: number | null;
+  seconds: number | null;
+  result: CheckResult | null;
+  error: string | null;
+}
+
+export interface IdentityView {
+  id: string;
+  name: string;
+  role: 'engineer' | 'reviewer';
+  publicKey: string;
+  fingerprint: string;
+  createdAt: string;
+}
+
+export interface VerificationView {
+  target: string;
+  ok: boolean;
+  problem?: string;
+  checks: { check: string; ok: boolean; detail: string }[];
+}
+
+export interface SignatureSummary {
+  meaning: Meaning;
+  signer: { name: string; role: 'engineer' | 'reviewer'; keyid: string; fingerprint: string };
+  signedAt: string;
+  comment: string | null;
+}
+
+export interface ReportSummary {
+  id: string;
+  runId: string;
+  state: 'draft' | 'prepared' | 'approved' | 'rejected';
+  createdAt: string;
+  author: string;
+  verdict: string | null;
+}
+
+export interface ReportDetail {
+  id: string;
+  runId: string;
+  state: ReportSummary['state'];
+  createdAt: string;
+  sha256: string;
+  author: SignatureSummary['signer'];
+  statement: Statement<AuditPredicate>;
+  signatures: SignatureSummary[];
+  verification: VerificationView;
+}
+
+export interface Results {
+  'library.list': { models: LibraryItem[]; datasets: LibraryItem[]; implementations: LibraryItem[]; weights: LibraryItem[] };
+  'check.start': { jobId: string };
+  'check.cancel': { cancelled: boolean };
+  'runs.list': RunView[];
+  'runs.get': RunView;
+  'runs.compare': { comparison: RunComparison; runs: RunView[] };
+  'reports.list': ReportSummary[];
+  'reports.get': ReportDetail;
+  'reports.create': ReportDetail;
+  'reports.sign': ReportDetail;
+  'reports.approve': ReportDetail;
+  'reports.reject': ReportDetail;
+  'reports.verify': VerificationView;
+  'identities.list': IdentityView[];
+  'identities.create': IdentityView;
+  'dialog.openFile': { path: string | null; available: boolean };
+}
+
+export interface ProgressEvent {
+  type: 'check.progress';
+  jobId: string;
+  done: number;
+  total: number;
+  rate: number;
+  eta: number;
+  groups?: { name: string; difference: number; done: number; size: number }[];
+}
+
+export type ApiEvent =
+  | ProgressEvent
+  | { type: 'check.started'; jobId: string; runId: string | null }
+  | { type: 'check.done'; jobId: string; runId: string | null; verdict: Verdict; difference: number }
+  | { type: 'check.failed'; jobId: string; runId: string | null; error: string; cancelled: boolean };
+
+/** Errors cross every transport as this shape; `field` names the offending param when there is one. */
+export interface ApiErrorBody {
+  error: string;
+  field?: string;
+  kind: 'invalid' | 'input' | 'not-found' | 'internal';
+}
+
+/** Validate params for a method; the error names the field and the fix. */
+export function validateParams<M extends Method>(method: M, params: unknown): z.output<(typeof API)[M]> {
+  const schema = API[method];
+  if (!schema) throw new ApiError({ error: `unknown method ${String(method)}`, kind: 'invalid' });
+  const r = schema.safeParse(params ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || undefined;
+    throw new ApiError({ error: field ? `${field}: ${issue.message}` : issue.message, ...(field ? { field } : {}), kind: 'invalid' });
+  }
+  return r.data as z.output<(typeof API)[M]>;
+}
+
+export class ApiError extends Error {
+  constructor(readonly body: ApiErrorBody) {
+    super(body.error);
+    this.name = 'ApiError';
+  }
+}
+
+export function isMethod(m: unknown): m is Method {
+  return typeof m === 'string' && Object.prototype.hasOwnProperty.call(API, m);
+}

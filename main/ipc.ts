@@ -1,0 +1,40 @@
+import { ApiError, type ApiErrorBody, isMethod } from '../app/core/api/contract.js';
+
+/** Where GradProof's own window is loaded from (a privileged custom protocol, not file://). */
+export const APP_ORIGIN = 'app://gradproof';
+
+export function isTrustedSender(url: string | undefined): boolean {
+  if (!url) return false;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'app:' && u.host === 'gradproof';
+  } catch {
+    return false;
+  }
+}
+
+export interface SenderEvent {
+  senderFrame?: { url: string } | null;
+}
+
+export type IpcReply = { ok: true; result: unknown } | { ok: false; error: ApiErrorBody };
+
+/**
+ * The IPC handler for every channel, kept free of Electron so it can be tested:
+ * it refuses any sender that is not GradProof's own window, any unknown
+ * channel, and (through the service) any params the contract rejects.
+ */
+export function createIpcHandler(service: { call: (method: never, params: unknown) => Promise<unknown> }, trusted: (url: string | undefined) => boolean = isTrustedSender) {
+  return async (method: string, event: SenderEvent, params: unknown): Promise<IpcReply> => {
+    if (!trusted(event.senderFrame?.url)) {
+      return { ok: false, error: { error: 'refused: the request did not come from GradProof\'s own window', kind: 'invalid' } };
+    }
+    if (!isMethod(method)) return { ok: false, error: { error: `unknown method ${method}`, kind: 'invalid' } };
+    try {
+      return { ok: true, result: await service.call(method as never, params) };
+    } catch (err) {
+      if (err instanceof ApiError) return { ok: false, error: err.body };
+      return { ok: false, error: { error: `internal error: ${(err as Error).message}`, kind: 'internal' } };
+    }
+  };
+}
