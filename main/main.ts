@@ -99,6 +99,17 @@ if (!app.requestSingleInstanceLock()) {
     });
     const store = openStore(process.env.GRADPROOF_DB ?? path.join(app.getPath('userData'), 'gradproof.db'));
     const service = new GradProofService(store, {
+      // PDFs are printed by a hidden, sandboxed window with JavaScript off: the report's
+      // charts are static SVG, complete when the page has loaded, which is the signal to print.
+      renderPdf: async (html, paper) => {
+        const printer = new BrowserWindow({ show: false, webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: false } });
+        try {
+          await printer.loadURL(`data:text/html;charset=utf-8;base64,${Buffer.from(html).toString('base64')}`);
+          return await printer.webContents.printToPDF({ pageSize: paper === 'letter' ? 'Letter' : 'A4', printBackground: true, preferCSSPageSize: true });
+        } finally {
+          printer.destroy();
+        }
+      },
       openFile: async (purpose) => {
         const r = await dialog.showOpenDialog(win!, { properties: ['openFile'], filters: FILTERS[purpose] ?? [] });
         return r.canceled ? null : (r.filePaths[0] ?? null);

@@ -18,6 +18,7 @@ const METHODS = [
   'reports.approve',
   'reports.reject',
   'reports.verify',
+  'reports.pdf',
   'identities.list',
   'identities.create',
   'dialog.openFile',

@@ -57,6 +57,7 @@ export const API = {
   'reports.approve': z.strictObject({ id, as: id, passphrase, comment: z.string().max(2000).optional() }),
   'reports.reject': z.strictObject({ id, as: id, passphrase, reason: z.string().trim().min(1, 'a rejection needs its reason').max(2000) }),
   'reports.verify': z.strictObject({ id }),
+  'reports.pdf': z.strictObject({ id, paper: z.enum(['a4', 'letter']).default('a4') }),
   'identities.list': z.strictObject({}),
   'identities.create': z.strictObject({ name: z.string().trim().min(1, 'give a name').max(80), role: z.enum(['engineer', 'reviewer']), passphrase }),
   'dialog.openFile': z.strictObject({ purpose: z.enum(['model', 'weights', 'dataset', 'module']) }),
@@ -155,6 +156,8 @@ export interface Results {
   'reports.approve': ReportDetail;
   'reports.reject': ReportDetail;
   'reports.verify': VerificationView;
+  /** The PDF as base64 (the renderer offers it as a download); `saved` when the transport saved it itself. */
+  'reports.pdf': { base64: string; filename: string };
   'identities.list': IdentityView[];
   'identities.create': IdentityView;
   'dialog.openFile': { path: string | null; available: boolean };

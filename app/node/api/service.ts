@@ -6,6 +6,7 @@ import { parseDefect, DefectError } from '../../core/model/defects.js';
 import { type CheckOptions, runAndRecord } from '../cli/check-command.js';
 import { ReportError, createReport, getReport, listReports, transition, type ReportView } from '../reports/reports.js';
 import { verifyStoredReport } from '../reports/verify.js';
+import { type Paper, PdfError, reportPdf } from '../pdf/report-pdf.js';
 import { IdentityError, createIdentity, listIdentities } from '../signing/identities.js';
 import type { Store } from '../store/database.js';
 import { getRun, listRuns } from '../store/runs.js';
@@ -16,6 +17,8 @@ export interface ServiceOptions {
   /** Native file dialogs, where the transport has them (Electron). */
   openFile?: (purpose: 'model' | 'weights' | 'dataset' | 'module') => Promise<string | null>;
   workers?: number;
+  /** HTML to PDF: Electron's printToPDF in the desktop app; headless Chromium otherwise. */
+  renderPdf?: (html: string, paper: Paper) => Promise<Buffer>;
 }
 
 type Handler<M extends Method> = (params: ReturnType<typeof validateParams<M>>) => Promise<Results[M]> | Results[M];
@@ -57,6 +60,7 @@ export class GradProofService {
       'reports.approve': (p) => this.detail(transition(this.store, p.id, 'approve', p.as, p.passphrase, p.comment)),
       'reports.reject': (p) => this.detail(transition(this.store, p.id, 'reject', p.as, p.passphrase, p.reason)),
       'reports.verify': (p) => verifyStoredReport(this.store, p.id),
+      'reports.pdf': async (p) => ({ base64: (await reportPdf(this.store, p.id, p.paper, this.options.renderPdf)).toString('base64'), filename: `${p.id}.pdf` }),
       'identities.list': () => listIdentities(this.store),
       'identities.create': (p) => createIdentity(this.store, p.name, p.role, p.passphrase),
       'dialog.openFile': async (p) => (this.options.openFile ? { path: await this.options.openFile(p.purpose), available: true } : { path: null, available: false }),
@@ -70,7 +74,7 @@ export class GradProofService {
       return await (this.handlers[method] as Handler<M>)(valid);
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      if (err instanceof InputError || err instanceof IdentityError || err instanceof ReportError || err instanceof DefectError) {
+      if (err instanceof InputError || err instanceof IdentityError || err instanceof ReportError || err instanceof DefectError || err instanceof PdfError) {
         throw new ApiError({ error: err.message, kind: /^no (run|report|identity)/.test(err.message) ? 'not-found' : 'input' });
       }
       throw new ApiError({ error: `internal error: ${(err as Error).message}`, kind: 'internal' });

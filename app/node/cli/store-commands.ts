@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { compareRuns } from '../../core/report/compare-runs.js';
+import { type Paper, PdfError, reportPdf } from '../pdf/report-pdf.js';
 import { type Command, Option } from 'commander';
 import { type Action, ReportError, createReport, getReport, listReports, transition } from '../reports/reports.js';
 import { exportBundle } from '../reports/bundle.js';
@@ -20,14 +22,17 @@ export function storePath(program: Command): string {
   return (program.opts() as GlobalOptions).db ?? defaultDatabasePath();
 }
 
-export function withStore<T>(program: Command, fn: (store: Store) => T): T {
-  let store: Store;
+function openStoreOrExplain(program: Command): Store {
   try {
-    store = openStore(storePath(program));
+    return openStore(storePath(program));
   } catch (err) {
     if (err instanceof StoreError) throw new InputError(err.message);
     throw err;
   }
+}
+
+export function withStore<T>(program: Command, fn: (store: Store) => T): T {
+  const store = openStoreOrExplain(program);
   try {
     return fn(store);
   } catch (err) {
@@ -106,6 +111,31 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       if (r.error) out(`  error: ${r.error}`);
     });
 
+  runs
+    .command('compare <runIds...>')
+    .description('two or more runs side by side: settings and hashes with differences marked, per-group results, the verdict change')
+    .option('--json', 'print JSON')
+    .action((runIds: string[], o: { json?: boolean }) => {
+      if (runIds.length < 2) throw new InputError('runs compare needs at least two run ids');
+      const rs = withStore(program, (s) =>
+        runIds.map((id) => {
+          const r = getRun(s, id);
+          if (!r) throw new InputError(`no run ${id}; list runs with: gradproof runs list`);
+          if (!r.result) throw new InputError(`run ${id} is ${r.status}: only completed runs can be compared`);
+          return r;
+        }),
+      );
+      const c = compareRuns(rs);
+      if (o.json) return void json(c);
+      const w = Math.max(...c.fields.map((f) => f.field.length), 12);
+      const col = (s: string): string => (s.length > 28 ? `${s.slice(0, 27)}…` : s).padEnd(28);
+      out(`verdict: ${c.verdictChange}\n`);
+      out(`${'  '.padEnd(w + 4)}${c.runs.map(col).join(' ')}`);
+      for (const f of c.fields) out(`${f.differs ? '≠ ' : '  '}${f.field.padEnd(w + 2)}${f.values.map(col).join(' ')}`);
+      out('\nper group (difference, verdict):');
+      for (const g of c.groups) out(`${g.changed ? '≠ ' : '  '}${g.name.padEnd(8)}${g.differences.map((d, i) => col(`${d === null ? '—' : d.toExponential(3)} ${g.verdicts[i] ?? ''}`)).join(' ')}${g.changed ? '  changed' : ''}`);
+    });
+
   const report = program.command('report').description('signed audit reports: create, sign, approve or reject, show, export');
   report
     .command('create <runId>')
@@ -168,6 +198,25 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       if (existsSync(o.bundle) && readdirSync(o.bundle).length > 0) throw new InputError(`--bundle ${o.bundle}: the folder is not empty; give a new or empty folder`);
       const files = withStore(program, (s) => exportBundle(s, reportId, o.bundle));
       out(`wrote ${files.length} files to ${o.bundle}; see ${o.bundle}/VERIFY.md`);
+    });
+
+  report
+    .command('pdf <reportId>')
+    .description('the report as a PDF: page one for executives, then a technical appendix (headless Chromium)')
+    .requiredOption('--out <file>', 'where to write the PDF')
+    .addOption(new Option('--paper <size>', 'paper size').choices(['a4', 'letter']).default('a4'))
+    .action(async (reportId: string, o: { out: string; paper: Paper }) => {
+      const store = openStoreOrExplain(program);
+      try {
+        const pdf = await reportPdf(store, reportId, o.paper);
+        writeFileSync(o.out, pdf);
+        out(`wrote ${o.out} (${o.paper === 'a4' ? 'A4' : 'Letter'}, ${(pdf.length / 1024).toFixed(0)} KiB)`);
+      } catch (err) {
+        if (err instanceof PdfError || err instanceof ReportError) throw new InputError(err.message);
+        throw err;
+      } finally {
+        store.db.close();
+      }
     });
 
   program
