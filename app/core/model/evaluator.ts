@@ -120,6 +120,7 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly subLosses: Float64Array;
   private full: FullEvaluator | undefined;
   private readonly dA: Float64Array;
+  private readonly ones: Float64Array;
   private readonly zBuf: Float64Array[];
   private readonly aBuf: Float64Array[];
   private readonly yBuf: Float64Array;
@@ -148,6 +149,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.losses = new Float64Array(this.m);
     this.subLosses = new Float64Array(this.m);
     this.dA = new Float64Array(this.m);
+    this.ones = new Float64Array(this.m).fill(1);
     // Work buffers per layer, sized for all examples, reused by every evaluation.
     this.zBuf = this.base.Z.map((z) => new Float64Array(z.rows * this.m));
     this.aBuf = this.base.A.map((a) => new Float64Array(a.rows * this.m));
@@ -199,18 +201,19 @@ export class IncrementalEvaluator implements CostEvaluator {
       // activated, kinks counted, and the examples whose output moved collected
       // with their ΔA (branch-free where the outcome is a coin toss).
       const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
-      const prev = g.kind === 'weight' ? this.base.A[l - 1]!.data : undefined;
-      const pOff = (k % g.cols) * m;
+      // A bias moves every example by the same step: the same loop with a row of ones.
+      const prev = g.kind === 'weight' ? this.base.A[l - 1]!.data : this.ones;
+      const pOff = g.kind === 'weight' ? (k % g.cols) * m : 0;
       for (let c = 0; c < m; c++) {
         const zb = Zl[zOff + c]!;
-        const z = prev ? zb + step * prev[pOff + c]! : zb + step;
-        if (zb * z <= 0 && zb !== z) kinks++;
+        const z = zb + step * prev[pOff + c]!;
+        kinks += zb * z <= 0 && zb !== z ? 1 : 0;
         const a = alpha === 0 ? Math.max(z, 0) : Math.max(z, alpha * z);
         rowA[c] = a;
-        const d = a - Al[zOff + c]!;
+        const ab = Al[zOff + c]!;
         colsOut[nc] = c;
-        dA[nc] = d;
-        nc += a !== Al[zOff + c] ? 1 : 0;
+        dA[nc] = a - ab;
+        nc += a !== ab ? 1 : 0;
       }
     } else {
       if (replay) {
@@ -434,7 +437,8 @@ export class IncrementalEvaluator implements CostEvaluator {
         const wk = WL.data[k * WL.cols + r]! * w;
         const ko = k * m;
         if (alpha === 0) {
-          for (let c = 0; c < m; c++) if (Z[zo + c]! > 0) slope[ko + c] = slope[ko + c]! + wk;
+          // Branch-free: whether a unit is active is a coin toss per example.
+          for (let c = 0; c < m; c++) slope[ko + c] = slope[ko + c]! + wk * +(Z[zo + c]! > 0);
         } else {
           for (let c = 0; c < m; c++) slope[ko + c] = slope[ko + c]! + (Z[zo + c]! > 0 ? wk : alpha * wk);
         }

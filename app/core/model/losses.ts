@@ -18,10 +18,10 @@ export function exampleLosses(loss: Loss, out: Tensor, y: Tensor, into: Float64A
         for (let r = 0; r < k; r++) {
           const a = A[r * m + c]!;
           const t = Y[r * m + c]!;
-          // For a 0/1 label one term is multiplied by exactly 0 and adds ±0: skipping its
-          // log gives the same bits (and a finite loss where numpy would get inf·0 = NaN).
-          if (t === 1) s += -Math.log(a);
-          else if (t === 0) s += -Math.log(1 - a);
+          // For a 0/1 label one term is multiplied by exactly 0 and adds ±0: taking only the
+          // other log gives the same bits (and a finite loss where numpy would get inf·0 = NaN).
+          // t·a + (1−t)·(1−a) selects a or 1−a exactly, without a branch on a coin-toss label.
+          if (t === 0 || t === 1) s += -Math.log(t * a + (1 - t) * (1 - a));
           else s += -Math.log(a) * t + -Math.log(1 - a) * (1 - t);
         }
         break;
