@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,4 +30,21 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
 export function cliJson(args: string[]): { status: number | null; json: Record<string, any>; stderr: string } {
   const r = cli([...args, '--json']);
   return { status: r.status, json: JSON.parse(r.stdout), stderr: r.stderr };
+}
+
+/**
+ * Start a slow check (full evaluation of a 4,097-parameter MLP) and resolve once
+ * its first progress line is on stderr: the sweep is then under way.
+ */
+export async function startSlowCheck(args: string[]): Promise<{ child: ChildProcess; output: { stdout: string; stderr: string } }> {
+  const child = spawn(process.execPath, [BIN, ...args, 'check', '--model', 'mlp:30,64,32,1', '--data', 'random:2048', '--evaluation', 'full', '--progress'], { cwd: ROOT });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d) => (output.stdout += d));
+  await new Promise<void>((resolve) => {
+    child.stderr!.on('data', (d) => {
+      output.stderr += d;
+      if (/entries/.test(output.stderr)) resolve();
+    });
+  });
+  return { child, output };
 }

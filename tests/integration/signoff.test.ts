@@ -1,9 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, cli } from '../helpers/cli.js';
+import { cli, startSlowCheck } from '../helpers/cli.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gp-signoff-'));
 const DB = path.join(dir, 'flow.db');
@@ -181,17 +181,7 @@ describe('the exported bundle', () => {
 describe('a saved run killed with kill -9', () => {
   it('leaves a database that opens, passes integrity checks, and shows the run as interrupted', async () => {
     const db = path.join(dir, 'killed.db');
-    const child = spawn(process.execPath, [BIN, '--db', db, 'check', '--model', 'mlp:30,64,32,1', '--data', 'random:2048', '--evaluation', 'full', '--workers', '1', '--progress'], { cwd: ROOT });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (/entries/.test(stderr)) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 50);
-    });
+    const { child } = await startSlowCheck(['--db', db]);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     expect(sqlite(db, 'PRAGMA integrity_check').trim()).toBe('ok');

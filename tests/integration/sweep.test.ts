@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../app/core/builtins/notebook.js';
 import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/builtins/synthetic.js';
@@ -8,7 +9,7 @@ import { NOTEBOOK_BUGS, parseDefect } from '../../app/core/model/defects.js';
 import type { Progress } from '../../app/node/sweep/progress.js';
 import { runBuiltinSweep } from '../../app/node/sweep/run-sweep.js';
 import { CancelledError } from '../../app/node/util/errors.js';
-import { BIN, ROOT } from '../helpers/cli.js';
+import { startSlowCheck } from '../helpers/cli.js';
 import { sameDigits } from '../helpers/golden.js';
 
 const settings = (evaluation: 'incremental' | 'full' = 'incremental'): CheckSettings => ({ epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation });
@@ -82,26 +83,14 @@ describe('the worker-thread sweep', () => {
   });
 
   it('Ctrl-C on the CLI cancels the sweep cleanly: exit 130, a message, no result', async () => {
-    const child = spawn(process.execPath, [BIN, 'check', '--model', 'mlp:30,64,32,1', '--data', 'random:2048', '--evaluation', 'full', '--workers', '2', '--progress'], { cwd: ROOT });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => (stdout += d));
-    // Wait for the first progress line (runs longer than a second show one), then interrupt.
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (/entries/.test(stderr)) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 50);
-    });
+    // Interrupt once the sweep is under way (runs longer than a second show a progress line).
+    const { child, output } = await startSlowCheck(['--db', path.join(mkdtempSync(path.join(tmpdir(), 'gp-int-')), 'i.db')]);
     const t0 = performance.now();
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(code).toBe(130);
-    expect(stderr).toMatch(/cancelled/);
-    expect(stdout).toBe('');
+    expect(output.stderr).toMatch(/cancelled/);
+    expect(output.stdout).toBe('');
   });
 });

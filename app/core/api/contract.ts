@@ -76,17 +76,20 @@ export interface LibraryItem {
   detail?: string;
 }
 
+/** What was checked, each by SHA-256: the subjects of a report's signed statement. */
+export interface Provenance {
+  model: { name: string; ref: string; sha256: string };
+  weights: { source: string; sha256: string };
+  dataset: { ref: string; sha256: string; examples: number; features: number; transform?: string };
+  implementation: { kind: 'builtin' | 'process' | 'module'; ref: string; sha256: string; defects?: string[] };
+}
+
 export interface RunView {
   id: string;
   startedAt: string;
   finishedAt: string | null;
   status: 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
-  provenance: {
-    model: { name: string; ref: string; sha256: string };
-    weights: { source: string; sha256: string };
-    dataset: { ref: string; sha256: string; examples: number; features: number; transform?: string };
-    implementation: { kind: string; ref: string; sha256: string; defects?: string[] };
-  };
+  provenance: Provenance;
   settings: Record<string, unknown>;
   environment: Record<string, unknown>;
   verdict: Verdict | null;

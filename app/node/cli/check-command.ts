@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { Provenance } from '../../core/api/contract.js';
 import type { CheckSettings } from '../../core/check/gradient-check.js';
 import type { CheckResult } from '../../core/check/result.js';
 import type { Scheme } from '../../core/check/schemes.js';
@@ -51,13 +52,7 @@ export interface CheckOptions {
   explicit?: string[];
 }
 
-/** What was checked, each by SHA-256: the subjects of the signed statement. */
-export interface Provenance {
-  model: { name: string; ref: string; sha256: string };
-  weights: { source: string; sha256: string };
-  dataset: { ref: string; sha256: string; examples: number; features: number; transform?: string };
-  implementation: { kind: 'builtin' | 'process' | 'module'; ref: string; sha256: string; defects?: string[] };
-}
+export type { Provenance } from '../../core/api/contract.js';
 
 export interface CheckOutcome {
   result: CheckResult;
