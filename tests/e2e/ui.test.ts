@@ -76,7 +76,7 @@ describe('the GradProof UI, end to end', () => {
     await page.waitForSelector('text=enter a number, e.g. 1e-7');
     await shot('new-audit-invalid');
     await page.fill('#f-eps', '1e-7');
-    expect(await page.locator('text=enter a number').count()).toBe(0);
+    await page.waitForSelector('text=enter a number', { state: 'detached' });
     await shot('new-audit');
   });
 
@@ -124,14 +124,16 @@ describe('the GradProof UI, end to end', () => {
   it('runs list', async () => {
     await goHash('#/runs');
     await page.waitForSelector('h1:has-text("Runs")');
-    expect(await page.locator('tbody tr').count()).toBe(3);
     await page.waitForSelector('text=cancelled');
+    expect(await page.locator('tbody tr').count()).toBe(3);
     await shot('runs');
   });
 
   it('compare: the buggy and fixed runs side by side, W2 and b1 marked changed', async () => {
     await goHash('#/compare');
     const boxes = page.locator('.pick input[type="checkbox"]');
+    // The list arrives asynchronously: wait for both completed runs to be offered.
+    await page.waitForFunction(() => document.querySelectorAll('.pick input[type="checkbox"]').length === 2);
     expect(await boxes.count()).toBe(2);
     await boxes.nth(0).check();
     await boxes.nth(1).check();
