@@ -64,6 +64,17 @@ describe('a subject that misbehaves mid-sweep ends the run with a clear error an
     });
   }
 
+  it('the run is recorded as failed to execute, with the reason and no verdict', () => {
+    const db = path.join(mkdtempSync(path.join(tmpdir(), 'gp-failrun-')), 'f.db');
+    expect(cli(['--db', db, 'check', '--subject', `python3 ${MIS} exit gp-marker-record-${process.pid}`, '--timeout', '2']).status).toBe(4);
+    const runs = JSON.parse(cli(['--db', db, 'runs', 'list', '--json']).stdout);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'failed', verdict: null });
+    const shown = JSON.parse(cli(['--db', db, 'runs', 'show', runs[0].id, '--json']).stdout);
+    expect(shown.error).toMatch(/exited with code 3/);
+    expect(shown.result).toBeNull();
+  });
+
   it('a command that does not exist is a clear error too', () => {
     const r = cli(['check', '--subject', 'definitely-not-a-command-xyz', '--timeout', '5']);
     expect(r.status).toBe(4);

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import canonicalize from 'canonicalize';
 import {
@@ -227,8 +227,4 @@ export function verifyBundle(dir: string): Verification {
 
 export function isBundle(target: string): boolean {
   return existsSync(target) && existsSync(path.join(target, 'manifest.json'));
-}
-
-export function listBundleFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true }).map(String).sort();
 }
