@@ -1,6 +1,6 @@
 import { type CostEvaluator, type EvaluationMode, createEvaluator } from '../model/evaluator.js';
 import type { Defect } from '../model/defects.js';
-import { type Dataset, Network } from '../model/network.js';
+import { type Dataset, type ForwardCache, Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { compareGradients } from './compare.js';
 import { runEpsilonSweep } from './epsilon-sweep.js';
@@ -36,11 +36,11 @@ export interface BuiltinJob {
   defects: readonly Defect[];
 }
 
-export function analyticGradient(job: BuiltinJob): { grad: Float64Array; cost: number; net: Network } {
+export function analyticGradient(job: BuiltinJob): { grad: Float64Array; cost: number; net: Network; cache: ForwardCache } {
   const net = new Network(job.spec);
   net.checkData(job.data);
   const cache = net.forward(job.theta, job.data);
-  return { grad: net.backward(job.theta, job.data, cache, job.defects), cost: cache.cost, net };
+  return { grad: net.backward(job.theta, job.data, cache, job.defects), cost: cache.cost, net, cache };
 }
 
 /** Entries re-estimated at √2·ε to measure round-off, and that step. */

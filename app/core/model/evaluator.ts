@@ -59,8 +59,9 @@ export class FullEvaluator implements CostEvaluator {
     private readonly net: Network,
     readonly theta0: Float64Array,
     private readonly data: Dataset,
+    base?: ForwardCache,
   ) {
-    this.base = net.forward(theta0, data);
+    this.base = base ?? net.forward(theta0, data);
     this.baseCost = this.base.cost;
     this.work = theta0.slice();
   }
@@ -130,12 +131,14 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly regions = new Map<number, { margin: Float64Array; slope: Float64Array }>();
   private regionLayer = 0;
 
+  /** `base`: the forward pass at θ₀ when it is already known (computed once, shared by every worker). */
   constructor(
     private readonly net: Network,
     readonly theta0: Float64Array,
     private readonly data: Dataset,
+    base?: ForwardCache,
   ) {
-    this.base = net.forward(theta0, data);
+    this.base = base ?? net.forward(theta0, data);
     this.baseCost = this.base.cost;
     this.m = data.X.cols;
     const L = net.layerCount;
@@ -521,6 +524,6 @@ export class IncrementalEvaluator implements CostEvaluator {
   }
 }
 
-export function createEvaluator(mode: EvaluationMode, net: Network, theta0: Float64Array, data: Dataset): CostEvaluator {
-  return mode === 'full' ? new FullEvaluator(net, theta0, data) : new IncrementalEvaluator(net, theta0, data);
+export function createEvaluator(mode: EvaluationMode, net: Network, theta0: Float64Array, data: Dataset, base?: ForwardCache): CostEvaluator {
+  return mode === 'full' ? new FullEvaluator(net, theta0, data, base) : new IncrementalEvaluator(net, theta0, data, base);
 }

@@ -20,6 +20,8 @@ export interface JobContext {
   evaluation: EvaluationMode;
   scheme: Scheme;
   epsilon: number;
+  /** The forward pass at θ₀ (pre-activations and activations of layers 1…L, and the cost), computed once by the main thread. */
+  base: { Z: SharedMatrix[]; A: SharedMatrix[]; cost: number };
 }
 
 export type SweepTask = JobContext &

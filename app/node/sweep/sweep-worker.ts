@@ -3,7 +3,7 @@ import { estimateEntry, estimateRange } from '../../core/check/schemes.js';
 import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.js';
 import { Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';
-import type { SweepTask, SweepTaskResult } from './shard-task.js';
+import type { SharedMatrix, SweepTask, SweepTaskResult } from './shard-task.js';
 
 let current: { key: string; net: Network; evaluator: CostEvaluator } | undefined;
 
@@ -16,7 +16,9 @@ function contextFor(task: SweepTask): { net: Network; evaluator: CostEvaluator }
       X: new Tensor(task.X.rows, task.X.cols, task.X.data.slice()),
       Y: new Tensor(task.Y.rows, task.Y.cols, task.Y.data.slice()),
     };
-    current = { key: task.jobKey, net, evaluator: createEvaluator(task.evaluation, net, task.theta.slice(), data) };
+    const local = (m: SharedMatrix): Tensor => new Tensor(m.rows, m.cols, m.data.slice());
+    const base = { cost: task.base.cost, Z: [data.X, ...task.base.Z.map(local)], A: [data.X, ...task.base.A.map(local)] };
+    current = { key: task.jobKey, net, evaluator: createEvaluator(task.evaluation, net, task.theta.slice(), data, base) };
   }
   return current;
 }
