@@ -3,7 +3,7 @@ import { cpus, hostname, release } from 'node:os';
 import canonicalize from 'canonicalize';
 import type { CheckSettings } from '../../core/check/gradient-check.js';
 import type { CheckResult } from '../../core/check/result.js';
-import type { Provenance } from '../cli/check-command.js';
+import type { Provenance, RunView } from '../../core/api/contract.js';
 import type { EntryEvidence } from '../sweep/run-sweep.js';
 import { VERSION } from '../version.js';
 import { appendAudit } from './audit-log.js';
@@ -32,24 +32,10 @@ export function currentEnvironment(): Environment {
   };
 }
 
-export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+export type RunStatus = RunView['status'];
 
-export interface RunRecord {
-  id: string;
-  startedAt: string;
-  finishedAt: string | null;
-  status: RunStatus;
-  provenance: Provenance;
-  settings: CheckSettings;
-  environment: Environment;
-  verdict: 'pass' | 'fail' | 'inconclusive' | null;
-  difference: number | null;
-  parameters: number | null;
-  evaluations: number | null;
-  seconds: number | null;
-  result: CheckResult | null;
-  error: string | null;
-}
+/** A saved run: the API's RunView, with its settings and environment typed. */
+export type RunRecord = Omit<RunView, 'settings' | 'environment'> & { settings: CheckSettings; environment: Environment };
 
 export function newRunId(now = new Date()): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
