@@ -47,3 +47,11 @@ describe('electron-builder.yml', () => {
     expect(pkg.scripts.dist).toMatch(/electron-builder/);
   });
 });
+
+describe('paths in a packaged app', () => {
+  it('worker scripts and the Python adapter resolve to the unpacked copies', async () => {
+    const { unpacked } = await import('../../app/node/util/compiled-path.js');
+    expect(unpacked(path.join('/opt/GradProof/resources', 'app.asar', 'dist', 'app', 'node', 'sweep', 'sweep-worker.js'))).toBe(path.join('/opt/GradProof/resources', 'app.asar.unpacked', 'dist', 'app', 'node', 'sweep', 'sweep-worker.js'));
+    expect(unpacked('/work/main/dist/app/x.js')).toBe('/work/main/dist/app/x.js');
+  });
+});

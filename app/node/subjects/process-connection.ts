@@ -10,13 +10,13 @@ import {
   gradientResult,
   parseLine,
 } from '../../core/subjects/protocol.js';
-import { projectRoot } from '../util/compiled-path.js';
+import { projectRoot, unpacked } from '../util/compiled-path.js';
 import { waitAtMost } from '../util/timeout.js';
 import { type SubjectConnection, type SubjectDescription, SubjectError, finiteArray } from './connection.js';
 
 /** The Python adapter's folder, put on every process subject's PYTHONPATH. */
 export function pythonAdapterDir(): string {
-  return path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'adapters', 'python');
+  return unpacked(path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'adapters', 'python'));
 }
 
 export interface ProcessOptions {

@@ -10,7 +10,7 @@ import path from 'node:path';
 export function compiledSibling(callerUrl: string, name: string): string {
   const callerPath = fileURLToPath(callerUrl);
   const dir = path.dirname(callerPath);
-  if (callerPath.endsWith('.js')) return path.join(dir, `${name}.js`);
+  if (callerPath.endsWith('.js')) return unpacked(path.join(dir, `${name}.js`));
   const root = projectRoot(dir);
   const rel = path.relative(root, dir);
   const compiled = path.join(root, 'dist', rel, `${name}.js`);
@@ -28,4 +28,12 @@ export function projectRoot(from: string): string {
     if (up === dir) throw new Error(`no package.json above ${from}`);
     dir = up;
   }
+}
+
+/**
+ * In a packaged app, code is read from app.asar, but worker threads and child
+ * processes need real files: electron-builder.yml unpacks those to app.asar.unpacked.
+ */
+export function unpacked(p: string): string {
+  return p.replace(`app.asar${path.sep}`, `app.asar.unpacked${path.sep}`);
 }
