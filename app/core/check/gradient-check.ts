@@ -48,9 +48,16 @@ export function noisePlan(parameters: number, epsilon: number): { indices: numbe
   return { indices: noiseSampleIndices(parameters), epsilon: epsilon * NOISE_STEP_RATIO };
 }
 
-/** Estimates of `indices` at step `epsilon` (the noise sample's wider step). */
-export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): Float64Array {
-  return Float64Array.from(indices, (i) => estimateEntry(ev, i, scheme, epsilon).value);
+/** Estimates of `indices` at step `epsilon`, in that order, with their kink counts. */
+export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): { approx: Float64Array; kinks: Uint32Array } {
+  const approx = new Float64Array(indices.length);
+  const kinks = new Uint32Array(indices.length);
+  indices.forEach((i, j) => {
+    const e = estimateEntry(ev, i, scheme, epsilon);
+    approx[j] = e.value;
+    kinks[j] = e.kinks;
+  });
+  return { approx, kinks };
 }
 
 /**
@@ -108,19 +115,12 @@ export function checkBuiltin(job: BuiltinJob, settings: CheckSettings = DEFAULT_
     const a = { grad: analytic.grad, cost: analytic.cost, groups: analytic.net.groups };
     const fast = judgeFast(settings, a, evaluations);
     const indices = escalatedIndices(fast.failing);
-    const approx = new Float64Array(indices.length);
-    const kinks = new Uint32Array(indices.length);
-    indices.forEach((i, j) => {
-      const e = estimateEntry(ev, i, settings.scheme, settings.epsilon);
-      approx[j] = e.value;
-      kinks[j] = e.kinks;
-    });
-    return completeCheck(finishFast(settings, a, fast, { indices, approx, kinks }), job, settings, analytic.grad, ev);
+    return completeCheck(finishFast(settings, a, fast, { indices, ...estimateIndices(ev, indices, settings.scheme, settings.epsilon) }), job, settings, analytic.grad, ev);
   }
   const approx = new Float64Array(n);
   const kinks = new Uint32Array(n);
   estimateRange(ev, 0, n, settings.scheme, settings.epsilon, approx, kinks);
   const plan = noisePlan(n, settings.epsilon);
-  const result = finishCheck(settings, analytic, approx, kinks, estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon));
+  const result = finishCheck(settings, analytic, approx, kinks, estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon).approx);
   return completeCheck(result, job, settings, analytic.grad, ev);
 }

@@ -153,7 +153,6 @@ export class GradProofService {
         }
       }
     }
-    const explicit = ['data', ...(req.weights ? ['weights'] : [])];
     const opts: CheckOptions = {
       model: req.model,
       data: req.data,
@@ -175,7 +174,8 @@ export class GradProofService {
       seed: req.seed,
       json: true,
       progress: false,
-      explicit: impl.kind === 'module' && req.data !== 'builtin:notebook-case' ? explicit : impl.kind === 'builtin' ? explicit : [],
+      // Only a module subject takes data from the request (a process brings its own; the engine always uses it).
+      explicit: impl.kind === 'module' && req.data !== 'builtin:notebook-case' ? ['data'] : [],
       ...(req.workers ?? this.options.workers ? { workers: req.workers ?? this.options.workers } : {}),
     };
     const jobId = `job-${randomUUID().slice(0, 8)}`;

@@ -21,6 +21,7 @@ import { VERSION } from '../version.js';
 import type { CheckContext } from './format.js';
 import { ProgressBar } from './progress-bar.js';
 import type { Progress } from '../sweep/progress.js';
+import { sha256Hex } from '../util/hash.js';
 
 export type Backprop = 'correct' | 'notebook-buggy';
 
@@ -63,7 +64,7 @@ export interface CheckOutcome {
   entries: EntryEvidence;
 }
 
-const sha = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
+const sha = sha256Hex;
 
 /** A process subject is its command plus the bytes of every file the command names. */
 function commandDigest(command: string): string {
@@ -86,10 +87,6 @@ function settingsFrom(opts: CheckOptions): CheckSettings {
     detectSize: opts.detect,
     epsilonSweep: Boolean(opts.epsilonSweep),
   };
-}
-
-function rowsOf(t: { rows: number; cols: number; data: Float64Array }): number[][] {
-  return Array.from({ length: t.rows }, (_, r) => Array.from(t.data.subarray(r * t.cols, (r + 1) * t.cols)));
 }
 
 export interface CheckHooks {
@@ -126,7 +123,7 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
     if (!isModule && opts.subject.trim() === '') throw new InputError('--subject needs a command, e.g. --subject "python3 my_model.py", or module:PATH');
     // A process subject holds its own data; a module gets --data when it is given.
     const dataset: LoadedDataset | undefined = isModule && explicit.has('data') ? loadDataset(opts.data, { seed: opts.seed, ...(opts.label ? { label: opts.label } : {}), ...(opts.standardize ? { standardize: true } : {}) }) : undefined;
-    const moduleData = dataset ? { X: rowsOf(dataset.data.X), Y: rowsOf(dataset.data.Y) } : undefined;
+    const moduleData = dataset ? { X: dataset.data.X.toRows(), Y: dataset.data.Y.toRows() } : undefined;
     const provisional = isModule ? sha(readFileSync(target)) : commandDigest(target);
     hooks.onStart?.(
       {

@@ -5,9 +5,8 @@ import { parseDefect, DefectError } from '../../core/model/defects.js';
 import { CancelledError, InputError } from '../util/errors.js';
 import { SubjectError } from '../subjects/connection.js';
 import { type CheckOptions, checkJson, exitCodeFor, runAndRecord } from './check-command.js';
-import { registerStoreCommands, storePath } from './store-commands.js';
+import { openStoreForCli, registerStoreCommands } from './store-commands.js';
 import { registerServeCommands } from './serve-commands.js';
-import { type Store, StoreError, openStore } from '../store/database.js';
 import { formatCheck, formatOneD } from './format.js';
 import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
 import { runAudit } from './audit-command.js';
@@ -118,17 +117,6 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerStoreCommands(program, setExit);
   registerServeCommands(program, () => openStoreForCli(program), setExit);
   return program;
-}
-
-function openStoreForCli(program: Command): Store {
-  try {
-    const store = openStore(storePath(program));
-    if (store.interrupted.length) process.stderr.write(`gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`);
-    return store;
-  } catch (err) {
-    if (err instanceof StoreError) throw new InputError(err.message);
-    throw err;
-  }
 }
 
 /** Run the CLI; resolves to the exit status (never throws for bad input). */

@@ -22,9 +22,12 @@ export function storePath(program: Command): string {
   return (program.opts() as GlobalOptions).db ?? defaultDatabasePath();
 }
 
-function openStoreOrExplain(program: Command): Store {
+/** Open the CLI's database; report runs found interrupted; a store problem becomes a usage error. */
+export function openStoreForCli(program: Command): Store {
   try {
-    return openStore(storePath(program));
+    const store = openStore(storePath(program));
+    if (store.interrupted.length) process.stderr.write(`gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`);
+    return store;
   } catch (err) {
     if (err instanceof StoreError) throw new InputError(err.message);
     throw err;
@@ -32,7 +35,7 @@ function openStoreOrExplain(program: Command): Store {
 }
 
 export function withStore<T>(program: Command, fn: (store: Store) => T): T {
-  const store = openStoreOrExplain(program);
+  const store = openStoreForCli(program);
   try {
     return fn(store);
   } catch (err) {
@@ -206,7 +209,7 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
     .requiredOption('--out <file>', 'where to write the PDF')
     .addOption(new Option('--paper <size>', 'paper size').choices(['a4', 'letter']).default('a4'))
     .action(async (reportId: string, o: { out: string; paper: Paper }) => {
-      const store = openStoreOrExplain(program);
+      const store = openStoreForCli(program);
       try {
         const pdf = await reportPdf(store, reportId, o.paper);
         writeFileSync(o.out, pdf);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -10,6 +9,7 @@ import { Tensor } from '../../core/tensor/tensor.js';
 import { projectRoot } from '../util/compiled-path.js';
 import { InputError } from '../util/errors.js';
 import { ArrayFormatError, type NumericArray, parseNpy, parseNpz } from './npy.js';
+import { sha256Hex } from '../util/hash.js';
 
 export interface LoadedDataset {
   data: Dataset;
@@ -36,7 +36,7 @@ export interface DatasetOptions {
 
 export const BUILTIN_DATASETS = ['builtin:notebook-case', 'builtin:payments'] as const;
 
-const sha = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+const sha = sha256Hex;
 
 export function paymentsCsvPath(): string {
   return path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'datasets', 'payments', 'payments.csv');

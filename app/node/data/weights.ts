@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ParamGroup } from '../../core/model/spec.js';
 import { InputError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
 import { ArrayFormatError, type NumericArray, parseNpz, parseSafetensors } from './npy.js';
 
 export interface LoadedWeights {
@@ -73,5 +73,5 @@ export function loadWeights(file: string, groups: readonly ParamGroup[], model: 
       theta[g.offset + i] = v;
     }
   }
-  return { theta, sha256: createHash('sha256').update(bytes).digest('hex'), file };
+  return { theta, sha256: sha256Hex(bytes), file };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   type AuditPredicate,
   type Meaning,
@@ -15,6 +15,7 @@ import type { Store } from '../store/database.js';
 import { getEntries, getRun, groupsDigest } from '../store/runs.js';
 import { type DsseEnvelope, fingerprint, signEnvelope, verifyEnvelope } from '../signing/dsse.js';
 import { type Identity, findIdentity, unlockIdentity } from '../signing/identities.js';
+import { sha256Hex } from '../util/hash.js';
 
 export type ReportState = 'draft' | 'prepared' | 'approved' | 'rejected';
 
@@ -45,7 +46,7 @@ export interface ReportView {
   signatures: SignatureView[];
 }
 
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const sha = sha256Hex;
 const signerOf = (i: Identity): SignerRef => ({ name: i.name, role: i.role, keyid: i.id });
 
 export function newReportId(): string {

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import canonicalize from 'canonicalize';
@@ -13,9 +13,10 @@ import {
 } from '../../core/report/statement.js';
 import { type AuditEntry, logTriggersPresent, readLog, verifyChain } from '../store/audit-log.js';
 import type { Store } from '../store/database.js';
-import { getEntries, getGroupRows, getRun } from '../store/runs.js';
+import { getEntries, getGroupRows, getRun, groupRowsDigest } from '../store/runs.js';
 import { type DsseEnvelope, keyIdOf, verifyEnvelope } from '../signing/dsse.js';
 import { getReport } from './reports.js';
+import { sha256Hex } from '../util/hash.js';
 
 export interface Check {
   check: string;
@@ -51,7 +52,7 @@ interface VerifyInput {
   evidence?: { groupsSha256: string; entriesSha256: string | null; entriesStoredSha256: string | null; verdict: string | null; difference: number | null };
 }
 
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const sha = sha256Hex;
 
 class Checker {
   readonly checks: Check[] = [];
@@ -163,9 +164,7 @@ export function verifyStoredReport(store: Store, reportId: string): Verification
   const run = getRun(store, report.runId);
   const entries = getEntries(store, report.runId);
   const rows = getGroupRows(store, report.runId);
-  const groupsSha256 = createHash('sha256')
-    .update(canonicalize(rows.map((g) => ({ name: g.name, rows: g.rows, cols: g.cols, difference: g.difference, verdict: g.verdict, diagnosis: g.diagnosis ? JSON.parse(g.diagnosis) : null })))!)
-    .digest('hex');
+  const groupsSha256 = groupRowsDigest(rows.map((g) => ({ ...g, diagnosis: g.diagnosis ? (JSON.parse(g.diagnosis) as object) : null })));
   return verifyInput({
     target: `report ${reportId}`,
     reportId,

@@ -7,6 +7,7 @@ import type { Provenance, RunView } from '../../core/api/contract.js';
 import type { EntryEvidence } from '../sweep/run-sweep.js';
 import { VERSION } from '../version.js';
 import { appendAudit } from './audit-log.js';
+import { sha256Hex } from '../util/hash.js';
 import type { Store } from './database.js';
 
 export interface Environment {
@@ -106,11 +107,22 @@ export function finishRun(store: Store, id: string, o: { result: CheckResult; en
   })();
 }
 
-/** The group rows as a verifier recomputes them from the database. */
+export interface GroupRow {
+  name: string;
+  rows: number;
+  cols: number;
+  difference: number;
+  verdict: string;
+  diagnosis: object | null;
+}
+
+/** Digest of per-group results as stored rows hold them: signed into reports, recomputed by verify. */
+export function groupRowsDigest(rows: readonly GroupRow[]): string {
+  return sha256Hex(canonicalize(rows.map((g) => ({ name: g.name, rows: g.rows, cols: g.cols, difference: g.difference, verdict: g.verdict, diagnosis: g.diagnosis })))!);
+}
+
 export function groupsDigest(r: Pick<CheckResult, 'groups'>): string {
-  return createHash('sha256')
-    .update(canonicalize(r.groups.map((g) => ({ name: g.name, rows: g.shape[0], cols: g.shape[1], difference: g.difference, verdict: g.verdict, diagnosis: g.diagnosis ?? null })))!)
-    .digest('hex');
+  return groupRowsDigest(r.groups.map((g) => ({ name: g.name, rows: g.shape[0], cols: g.shape[1], difference: g.difference, verdict: g.verdict, diagnosis: g.diagnosis ?? null })));
 }
 
 export function endRun(store: Store, id: string, status: 'failed' | 'cancelled', error: string): void {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../core/builtins/notebook.js';
@@ -8,6 +7,7 @@ import { type ModelSpec, paramGroups } from '../../core/model/spec.js';
 import { loadWeights } from '../data/weights.js';
 import { projectRoot } from '../util/compiled-path.js';
 import { InputError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
 
 export const BUILTIN_MODELS = ['builtin:notebook-fraud', 'builtin:payments-mlp'] as const;
 
@@ -22,7 +22,7 @@ export interface ResolvedModel {
   weightsSha256: string;
 }
 
-const sha = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
+const sha = sha256Hex;
 
 function readJson(file: string, what: string): unknown {
   let text: string;

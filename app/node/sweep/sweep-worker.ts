@@ -1,5 +1,6 @@
 import { evaluateDirection } from '../../core/check/fast-mode.js';
-import { estimateEntry, estimateRange } from '../../core/check/schemes.js';
+import { estimateRange } from '../../core/check/schemes.js';
+import { estimateIndices } from '../../core/check/gradient-check.js';
 import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.js';
 import { Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';
@@ -34,16 +35,8 @@ export default function runTask(task: SweepTask): SweepTaskResult {
       estimateRange(ev, task.start, task.end, task.scheme, task.epsilon, approx, kinks);
       return { kind: 'entries', approx, kinks };
     }
-    case 'indices': {
-      const approx = new Float64Array(task.indices.length);
-      const kinks = new Uint32Array(task.indices.length);
-      task.indices.forEach((i, j) => {
-        const e = estimateEntry(ev, i, task.scheme, task.epsilon);
-        approx[j] = e.value;
-        kinks[j] = e.kinks;
-      });
-      return { kind: 'entries', approx, kinks };
-    }
+    case 'indices':
+      return { kind: 'entries', ...estimateIndices(ev, task.indices, task.scheme, task.epsilon) };
     case 'directions':
       return {
         kind: 'directions',
