@@ -148,6 +148,35 @@ describe('incremental evaluation', () => {
   });
 });
 
+describe('incremental evaluation, path by path', () => {
+  // Each shape takes different paths: active-examples-only ReLU rows (small steps),
+  // whole rows (large steps, leaky ReLU, tanh), rank-one into the output, rank-one
+  // carried through further layers, narrow replayed layers, and the loss tails.
+  const shapes: [string, ModelSpec][] = [
+    ['relu → relu → sigmoid, cross-entropy', parseMlpSpec('mlp:12,40,20,1')],
+    ['leaky → tanh → sigmoid', { name: 'lt', inputs: 12, layers: [{ units: 24, activation: 'leaky_relu', alpha: 0.05 }, { units: 16, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' }],
+    ['relu → relu → relu → softmax', { name: 'rs', inputs: 10, layers: [{ units: 20, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 12, activation: 'relu' }, { units: 3, activation: 'sigmoid' }], loss: 'softmax_cross_entropy' }],
+    ['relu → narrow relu → relu output, squared error', { name: 'rn', inputs: 12, layers: [{ units: 6, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 2, activation: 'relu' }], loss: 'mean_squared_error' }],
+    ['sigmoid → leaky → linear, squared error', { name: 'sl', inputs: 12, layers: [{ units: 20, activation: 'sigmoid' }, { units: 10, activation: 'leaky_relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' }],
+  ];
+  for (const [title, spec] of shapes) {
+    it(`matches the full pass to rounding, kinks included: ${title}`, () => {
+      const net = new Network(spec);
+      const theta = initParameters(spec, 4);
+      const data = randomDataset(spec, 48, 4);
+      const full = new FullEvaluator(net, theta, data);
+      const inc = new IncrementalEvaluator(net, theta, data);
+      for (let i = 0; i < net.parameterCount; i += 3) {
+        for (const d of [1e-7, -1e-7, 2e-3, -0.7]) {
+          const a = full.costAtEntry(i, d);
+          expect(Math.abs(inc.costAtEntry(i, d) - a)).toBeLessThan(1e-13 * Math.max(1, Math.abs(a)));
+          expect(inc.kinks).toBe(full.kinks);
+        }
+      }
+    });
+  }
+});
+
 describe('model specs', () => {
   it('errors name the field and the fix', () => {
     expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 2, activation: 'swish' }], loss: 'mean_squared_error' })).toThrow(/field layers\[0\]\.activation: activation must be one of relu/);

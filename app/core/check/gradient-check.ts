@@ -9,7 +9,7 @@ import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan,
 import { explainByReproduction } from './hypotheses.js';
 import { NOISE_STEP_RATIO, estimateNoise, noiseSampleIndices } from './noise.js';
 import type { CheckResult } from './result.js';
-import { type Scheme, estimateEntry, estimateRange, evaluationsPerEntry } from './schemes.js';
+import { type Scheme, estimateIndices, estimateRange, evaluationsPerEntry } from './schemes.js';
 
 export interface CheckSettings {
   epsilon: number;
@@ -46,18 +46,6 @@ export function analyticGradient(job: BuiltinJob): { grad: Float64Array; cost: n
 /** Entries re-estimated at √2·ε to measure round-off, and that step. */
 export function noisePlan(parameters: number, epsilon: number): { indices: number[]; epsilon: number } {
   return { indices: noiseSampleIndices(parameters), epsilon: epsilon * NOISE_STEP_RATIO };
-}
-
-/** Estimates of `indices` at step `epsilon`, in that order, with their kink counts. */
-export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): { approx: Float64Array; kinks: Uint32Array } {
-  const approx = new Float64Array(indices.length);
-  const kinks = new Uint32Array(indices.length);
-  indices.forEach((i, j) => {
-    const e = estimateEntry(ev, i, scheme, epsilon);
-    approx[j] = e.value;
-    kinks[j] = e.kinks;
-  });
-  return { approx, kinks };
 }
 
 /**

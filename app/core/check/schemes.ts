@@ -67,3 +67,15 @@ export function estimateRange(
     kinks[i - start] = e.kinks;
   }
 }
+
+/** Estimates of `indices` at step `epsilon`, in that order, with their kink counts. */
+export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): { approx: Float64Array; kinks: Uint32Array } {
+  const approx = new Float64Array(indices.length);
+  const kinks = new Uint32Array(indices.length);
+  indices.forEach((i, j) => {
+    const e = estimateEntry(ev, i, scheme, epsilon);
+    approx[j] = e.value;
+    kinks[j] = e.kinks;
+  });
+  return { approx, kinks };
+}

@@ -1,8 +1,8 @@
 import { Tensor, matmul } from '../tensor/tensor.js';
-import { DEFAULT_LEAKY_ALPHA, activate, hasKink } from './activations.js';
+import { DEFAULT_LEAKY_ALPHA, activate, hasKink, sigmoid } from './activations.js';
 import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
-import { groupOf } from './spec.js';
+import { type Activation, groupOf } from './spec.js';
 
 /**
  * Cost at θ₀ moved along one coordinate: the inner loop of every sweep.
@@ -130,6 +130,13 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly zT: (Float64Array | undefined)[] = [];
   private readonly regions = new Map<number, { margin: Float64Array; slope: Float64Array }>();
   private regionLayer = 0;
+  private readonly sides = new Map<number, { active: Int32Array; gap: number }>();
+  private sidesLayer = 0;
+  private readonly bounds: (Float64Array | undefined)[] = [];
+  /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
+  private readonly paths: ({ replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined)[];
+  /** One sigmoid output with binary cross-entropy: the fused tail applies. */
+  private readonly sigmoidCrossEntropy: boolean;
 
   /** `base`: the forward pass at θ₀ when it is already known (computed once, shared by every worker). */
   constructor(
@@ -158,6 +165,14 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.aBuf = this.base.A.map((a) => new Float64Array(a.rows * this.m));
     this.yBuf = new Float64Array(data.Y.rows * this.m);
     this.wcol = new Float64Array(Math.max(...net.spec.layers.map((x) => x.units)));
+    const layers = net.spec.layers;
+    this.paths = [undefined, ...layers.map((layer, q) => {
+      const l = q + 1;
+      const above = l === L ? 'output' : net.weights(theta0, l + 1).cols <= EXACT_REPLAY_MAX_FANIN ? 'narrow' : l + 2 === L && hasKink(layers[l]!.activation) ? 'into-output' : 'rank-one';
+      return { replay: net.weights(theta0, l).cols <= EXACT_REPLAY_MAX_FANIN, activation: layer.activation, above } as const;
+    })];
+    const out = layers[L - 1]!;
+    this.sigmoidCrossEntropy = out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
     this.aTmp = new Float64Array(this.wcol.length);
   }
 
@@ -178,124 +193,229 @@ export class IncrementalEvaluator implements CostEvaluator {
     return j;
   }
 
+  /**
+   * Each path below is its own small method: V8 optimises them one by one as the
+   * sweep reaches them, instead of throwing away one large function's optimised
+   * code every time the sweep enters a group that takes a branch not yet seen.
+   */
   costAtEntry(index: number, delta: number): number {
-    const net = this.net;
-    const g = groupOf(net.groups, index);
+    const g = groupOf(this.net.groups, index);
     const l = g.layer;
-    const L = net.layerCount;
-    const m = this.m;
     const k = index - g.offset;
     const i = Math.floor(k / g.cols);
     // The step actually taken in floating point, as the full pass takes it.
     const step = this.theta0[index]! + delta - this.theta0[index]!;
+    const prevRow = g.kind === 'weight' ? k % g.cols : -1;
+    const path = this.paths[l]!;
+    let nc: number;
+    if (path.replay) {
+      this.replayRow(l, i, index, delta, this.rowZ);
+      nc = this.moveRow(l, i, this.rowZ);
+    } else if (path.activation === 'relu') {
+      const sides = this.unitSides(l, i, Math.abs(step) * this.prevBound(l, prevRow));
+      nc = sides ? this.moveActive(l, i, prevRow, step, sides) : this.moveKinked(l, i, prevRow, step);
+    } else if (path.activation === 'leaky_relu') {
+      nc = this.moveKinked(l, i, prevRow, step);
+    } else {
+      this.shiftRow(l, i, prevRow, step, this.rowZ);
+      nc = this.moveRow(l, i, this.rowZ);
+    }
+    if (nc === 0) return this.baseCost;
+    switch (path.above) {
+      case 'output':
+        return this.lossAtTop(i, nc);
+      case 'narrow':
+        return this.lossFrom(l + 1, this.narrowNext(l, i, nc), nc);
+      case 'into-output':
+        return this.lossOfOutput(this.rankOneIntoOutput(l, i, nc), nc);
+      case 'rank-one':
+        return this.lossFrom(l + 1, this.rankOneNext(l, i, nc), nc);
+    }
+  }
+
+  /** Row i of Z_l moved by the step: += step·A_{l-1}[p,:] for a weight, += step for a bias. */
+  private shiftRow(l: number, i: number, prevRow: number, step: number, rowZ: Float64Array): void {
+    const Zl = this.base.Z[l]!.data;
+    const m = this.m;
+    const zOff = i * m;
+    if (prevRow < 0) {
+      for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step;
+    } else {
+      const prev = this.base.A[l - 1]!.data;
+      const pOff = prevRow * m;
+      for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step * prev[pOff + c]!;
+    }
+  }
+
+  /** Row i of Z_l given in full: activate it, count kinks, collect the examples whose activation moved. */
+  private moveRow(l: number, i: number, rowZ: Float64Array): number {
+    const layer = this.net.spec.layers[l - 1]!;
     const Zl = this.base.Z[l]!.data;
     const Al = this.base.A[l]!.data;
-    const rowZ = this.rowZ;
     const rowA = this.rowA;
+    const cols = this.cols;
+    const dA = this.dA;
+    const m = this.m;
     const zOff = i * m;
-    const layer = net.spec.layers[l - 1]!;
-    const colsOut = this.cols;
+    activate(layer, rowZ, rowA);
+    let kinks = 0;
+    if (hasKink(layer.activation)) {
+      for (let c = 0; c < m; c++) if (Zl[zOff + c]! * rowZ[c]! <= 0 && Zl[zOff + c]! !== rowZ[c]!) kinks++;
+    }
+    this.kinks = kinks;
+    // Branch-free: whether an example moved is a coin toss.
+    let nc = 0;
+    for (let c = 0; c < m; c++) {
+      cols[nc] = c;
+      dA[nc] = rowA[c]! - Al[zOff + c]!;
+      nc += rowA[c] !== Al[zOff + c] ? 1 : 0;
+    }
+    return nc;
+  }
+
+  /**
+   * A (leaky) ReLU row moved by the step (rank-one), activated, kinks counted and the
+   * examples whose output moved collected with their ΔA, in one branch-free pass.
+   */
+  private moveKinked(l: number, i: number, prevRow: number, step: number): number {
+    const layer = this.net.spec.layers[l - 1]!;
+    const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
+    const m = this.m;
+    const Zl = this.base.Z[l]!.data;
+    const Al = this.base.A[l]!.data;
+    const zOff = i * m;
+    // A bias moves every example by the same step: the same loop with a row of ones.
+    const prev = prevRow >= 0 ? this.base.A[l - 1]!.data : this.ones;
+    const pOff = prevRow >= 0 ? prevRow * m : 0;
+    const rowA = this.rowA;
+    const cols = this.cols;
     const dA = this.dA;
     let nc = 0;
     let kinks = 0;
-    const replay = net.weights(this.theta0, l).cols <= EXACT_REPLAY_MAX_FANIN;
-    if (!replay && hasKink(layer.activation)) {
-      // One pass for the common case: row i of Z_l moved by the step (rank-one),
-      // activated, kinks counted, and the examples whose output moved collected
-      // with their ΔA (branch-free where the outcome is a coin toss).
-      const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
-      // A bias moves every example by the same step: the same loop with a row of ones.
-      const prev = g.kind === 'weight' ? this.base.A[l - 1]!.data : this.ones;
-      const pOff = g.kind === 'weight' ? (k % g.cols) * m : 0;
-      for (let c = 0; c < m; c++) {
-        const zb = Zl[zOff + c]!;
-        const z = zb + step * prev[pOff + c]!;
-        kinks += zb * z <= 0 && zb !== z ? 1 : 0;
-        const a = alpha === 0 ? Math.max(z, 0) : Math.max(z, alpha * z);
-        rowA[c] = a;
-        const ab = Al[zOff + c]!;
-        colsOut[nc] = c;
-        dA[nc] = a - ab;
-        nc += a !== ab ? 1 : 0;
-      }
-    } else {
-      if (replay) {
-        this.replayRow(l, i, index, delta, rowZ);
-      } else if (g.kind === 'bias') {
-        for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step;
-      } else {
-        const prev = this.base.A[l - 1]!.data;
-        const pOff = (k % g.cols) * m;
-        for (let c = 0; c < m; c++) rowZ[c] = Zl[zOff + c]! + step * prev[pOff + c]!;
-      }
-      activate(layer, rowZ, rowA);
-      if (hasKink(layer.activation)) {
-        for (let c = 0; c < m; c++) if (Zl[zOff + c]! * rowZ[c]! <= 0 && Zl[zOff + c]! !== rowZ[c]!) kinks++;
-      }
-      // Examples whose layer-l output moved at all (branch-free, as above).
-      for (let c = 0; c < m; c++) {
-        colsOut[nc] = c;
-        dA[nc] = rowA[c]! - Al[zOff + c]!;
-        nc += rowA[c] !== Al[zOff + c] ? 1 : 0;
-      }
+    for (let c = 0; c < m; c++) {
+      const zb = Zl[zOff + c]!;
+      const z = zb + step * prev[pOff + c]!;
+      kinks += zb * z <= 0 && zb !== z ? 1 : 0;
+      const a = alpha === 0 ? Math.max(z, 0) : Math.max(z, alpha * z);
+      rowA[c] = a;
+      const ab = Al[zOff + c]!;
+      cols[nc] = c;
+      dA[nc] = a - ab;
+      nc += a !== ab ? 1 : 0;
     }
     this.kinks = kinks;
-    if (nc === 0) return this.baseCost;
+    return nc;
+  }
 
+  /** `moveKinked` for a ReLU row over its active examples only, when `unitSides` says no other can move. */
+  private moveActive(l: number, i: number, prevRow: number, step: number, active: Int32Array): number {
+    const m = this.m;
+    const Zl = this.base.Z[l]!.data;
+    const Al = this.base.A[l]!.data;
+    const zOff = i * m;
+    const prev = prevRow >= 0 ? this.base.A[l - 1]!.data : this.ones;
+    const pOff = prevRow >= 0 ? prevRow * m : 0;
+    const rowA = this.rowA;
     const cols = this.cols;
-    let sub: Tensor; // activations of the changed columns at the current layer
-    if (l === L) {
-      sub = this.gather(this.base.A[L]!, nc, this.aBuf[L]!);
-      for (let t = 0; t < nc; t++) sub.data[i * nc + t] = rowA[cols[t]!]!;
-    } else {
-      const W = net.weights(this.theta0, l + 1);
-      const zBuf = this.zBuf[l + 1]!;
-      if (W.cols <= EXACT_REPLAY_MAX_FANIN) {
-        // Narrow layer: the same dot products as the full pass, on the changed columns.
-        const a = this.gather(this.base.A[l]!, nc, this.aBuf[l]!);
-        for (let t = 0; t < nc; t++) a.data[i * nc + t] = rowA[cols[t]!]!;
-        const z = matmul(W, a, net.bias(this.theta0, l + 1), new Tensor(W.rows, nc, zBuf.subarray(0, W.rows * nc)));
-        sub = this.activateSub(l + 1, z, nc);
+    const dA = this.dA;
+    let nc = 0;
+    let kinks = 0;
+    for (let t = 0; t < active.length; t++) {
+      const c = active[t]!;
+      const z = Zl[zOff + c]! + step * prev[pOff + c]!;
+      kinks += z <= 0 ? 1 : 0; // z was > 0
+      const a = Math.max(z, 0);
+      rowA[c] = a;
+      const ab = Al[zOff + c]!;
+      cols[nc] = c;
+      dA[nc] = a - ab;
+      nc += a !== ab ? 1 : 0;
+    }
+    this.kinks = kinks;
+    return nc;
+  }
+
+  /** The moved unit is an output: its new activations swapped into the changed columns. */
+  private lossAtTop(i: number, nc: number): number {
+    const L = this.net.layerCount;
+    const sub = this.gather(this.base.A[L]!, nc, this.aBuf[L]!);
+    const cols = this.cols;
+    for (let t = 0; t < nc; t++) sub.data[i * nc + t] = this.rowA[cols[t]!]!;
+    return this.finishLoss(sub, nc);
+  }
+
+  /** Narrow layer l+1: the same dot products as the full pass, on the changed columns; returns A_{l+1} there. */
+  private narrowNext(l: number, i: number, nc: number): Tensor {
+    const net = this.net;
+    const W = net.weights(this.theta0, l + 1);
+    const a = this.gather(this.base.A[l]!, nc, this.aBuf[l]!);
+    const cols = this.cols;
+    for (let t = 0; t < nc; t++) a.data[i * nc + t] = this.rowA[cols[t]!]!;
+    const z = matmul(W, a, net.bias(this.theta0, l + 1), new Tensor(W.rows, nc, this.zBuf[l + 1]!.subarray(0, W.rows * nc)));
+    return l + 1 === net.layerCount ? z : this.activateSub(l + 1, z, nc);
+  }
+
+  /**
+   * Rank-one update of layer l+1 on the changed columns: Z' = Z + W[:,i] ⊗ ΔA_l[i,:],
+   * fused with a (leaky) ReLU and its kink count so the block is walked once.
+   * Returns A_{l+1} on those columns, or Z_L when l+1 is the output layer.
+   */
+  private rankOneNext(l: number, i: number, nc: number): Tensor {
+    const net = this.net;
+    const W = net.weights(this.theta0, l + 1);
+    const next = net.spec.layers[l]!;
+    const aBuf = this.aBuf[l + 1]!;
+    const zBuf = this.zBuf[l + 1]!;
+    const Zb = this.base.Z[l + 1]!.data;
+    const Wd = W.data;
+    const wc = W.cols;
+    const m = this.m;
+    const cols = this.cols;
+    const dA = this.dA;
+    // Fused with the activation below the output; at the output Z_L is what the loss takes.
+    const leaky = l + 1 === net.layerCount ? -1 : next.activation === 'leaky_relu' ? (next.alpha ?? DEFAULT_LEAKY_ALPHA) : next.activation === 'relu' ? 0 : -1;
+    let kinks = 0;
+    for (let r = 0; r < W.rows; r++) {
+      const w = Wd[r * wc + i]!;
+      const zo = r * m;
+      const so = r * nc;
+      if (leaky >= 0) {
+        for (let t = 0; t < nc; t++) {
+          const zb = Zb[zo + cols[t]!]!;
+          const z = zb + w * dA[t]!;
+          if (zb * z <= 0 && zb !== z) kinks++;
+          aBuf[so + t] = z > 0 ? z : z !== z ? z : leaky === 0 ? 0 : leaky * z;
+        }
       } else {
-        // Rank-one update of layer l+1 on the changed columns: Z' = Z + W[:,i] ⊗ ΔA_l[i,:],
-        // fused with the activation and the kink count so the block is walked once.
-        if (l + 2 === L && hasKink(net.spec.layers[l]!.activation)) {
-          sub = this.rankOneIntoOutput(l, i, nc);
-          return this.finishLoss(sub, nc);
-        }
-        const next = net.spec.layers[l]!;
-        const aBuf = this.aBuf[l + 1]!;
-        const Zb = this.base.Z[l + 1]!.data;
-        const Wd = W.data;
-        const wc = W.cols;
-        const leaky = next.activation === 'leaky_relu' ? (next.alpha ?? DEFAULT_LEAKY_ALPHA) : next.activation === 'relu' ? 0 : -1;
-        let kinks = 0;
-        for (let r = 0; r < W.rows; r++) {
-          const w = Wd[r * wc + i]!;
-          const zo = r * m;
-          const so = r * nc;
-          if (leaky >= 0) {
-            for (let t = 0; t < nc; t++) {
-              const zb = Zb[zo + cols[t]!]!;
-              const z = zb + w * dA[t]!;
-              if (zb * z <= 0 && zb !== z) kinks++;
-              aBuf[so + t] = z > 0 ? z : z !== z ? z : leaky === 0 ? 0 : leaky * z;
-            }
-          } else {
-            for (let t = 0; t < nc; t++) zBuf[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
-          }
-        }
-        this.kinks += kinks;
-        if (leaky >= 0) sub = new Tensor(W.rows, nc, aBuf.subarray(0, W.rows * nc));
-        else sub = this.activateSub(l + 1, new Tensor(W.rows, nc, zBuf.subarray(0, W.rows * nc)), nc);
-      }
-      for (let q = l + 2; q <= L; q++) {
-        const Wq = net.weights(this.theta0, q);
-        const zq = matmul(Wq, sub, net.bias(this.theta0, q), new Tensor(Wq.rows, nc, this.zBuf[q]!.subarray(0, Wq.rows * nc)));
-        sub = this.activateSub(q, zq, nc);
+        for (let t = 0; t < nc; t++) zBuf[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
       }
     }
-    return this.finishLoss(sub, nc);
+    this.kinks += kinks;
+    if (leaky >= 0) return new Tensor(W.rows, nc, aBuf.subarray(0, W.rows * nc));
+    const z = new Tensor(W.rows, nc, zBuf.subarray(0, W.rows * nc));
+    return l + 1 === net.layerCount ? z : this.activateSub(l + 1, z, nc);
+  }
+
+  /**
+   * The cost from layer q's values on the changed columns: A_q below the output
+   * (carried up with the same matmul as the full pass), Z_L at the output.
+   */
+  private lossFrom(q: number, values: Tensor, nc: number): number {
+    const net = this.net;
+    const L = net.layerCount;
+    let sub = values;
+    for (let p = q + 1; p <= L; p++) {
+      const W = net.weights(this.theta0, p);
+      const z = matmul(W, sub, net.bias(this.theta0, p), new Tensor(W.rows, nc, this.zBuf[p]!.subarray(0, W.rows * nc)));
+      sub = p === L ? z : this.activateSub(p, z, nc);
+    }
+    return this.lossOfOutput(sub, nc);
+  }
+
+  /** The cost from the output pre-activations Z_L of the changed columns. */
+  private lossOfOutput(zL: Tensor, nc: number): number {
+    if (this.sigmoidCrossEntropy && !this.exact) return this.sigmoidCrossEntropyCost(zL.data, nc);
+    return this.finishLoss(this.activateSub(this.net.layerCount, zL, nc), nc);
   }
 
   /** Mean loss with the changed examples' losses swapped in, summed in example order. */
@@ -314,6 +434,26 @@ export class IncrementalEvaluator implements CostEvaluator {
     // examples' losses are added as differences to the base sum, O(changed) not O(m).
     let delta = 0;
     for (let t = 0; t < nc; t++) delta += this.subLosses[t]! - this.baseLosses[cols[t]!]!;
+    return (1 / this.m) * (this.baseLossSum + delta);
+  }
+
+  /**
+   * One sigmoid output with cross-entropy, in one pass: σ, the loss and its change
+   * per example, with exactly the arithmetic of `activate`, `exampleLosses` and
+   * `finishLoss` (the evaluation's floor is this exp and log per changed example).
+   */
+  private sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
+    const cols = this.cols;
+    const Y = this.data.Y.data;
+    const base = this.baseLosses;
+    let delta = 0;
+    for (let t = 0; t < nc; t++) {
+      const c = cols[t]!;
+      const a = sigmoid(zL[t]!);
+      const y = Y[c]!;
+      const loss = y === 0 || y === 1 ? -Math.log(y * a + (1 - y) * (1 - a)) : -Math.log(a) * y + -Math.log(1 - a) * (1 - y);
+      delta += 0 + loss - base[c]!;
+    }
     return (1 / this.m) * (this.baseLossSum + delta);
   }
 
@@ -397,7 +537,62 @@ export class IncrementalEvaluator implements CostEvaluator {
       }
     }
     this.kinks += kinks;
-    return this.activateSub(L, new Tensor(K, nc, zL.subarray(0, K * nc)), nc);
+    return new Tensor(K, nc, zL.subarray(0, K * nc));
+  }
+
+  /**
+   * The examples a step of at most `reach` in row i of Z_l (a ReLU layer) can move,
+   * in example order, or undefined when every example must be visited. An inactive
+   * example (z ≤ 0) stays at exactly 0 unless the step reaches its kink: when
+   * |step·A_{l-1}[p,c]| ≤ reach < −z, the rounded sum z + step·A keeps z's sign and
+   * is non-zero. So when `reach` is below the smallest −z of the inactive examples,
+   * only the active ones (z > 0) need visiting: about half the loop.
+   */
+  private unitSides(l: number, i: number, reach: number): Int32Array | undefined {
+    if (this.sidesLayer !== l) {
+      this.sides.clear();
+      this.sidesLayer = l;
+    }
+    let u = this.sides.get(i);
+    if (!u) {
+      const Z = this.base.Z[l]!.data;
+      const m = this.m;
+      const zo = i * m;
+      let na = 0;
+      let gap = Infinity;
+      for (let c = 0; c < m; c++) {
+        const z = Z[zo + c]!;
+        if (z > 0) na++;
+        else if (-z < gap || z !== z) gap = z !== z ? -Infinity : -z;
+      }
+      const active = new Int32Array(na);
+      na = 0;
+      for (let c = 0; c < m; c++) if (Z[zo + c]! > 0) active[na++] = c;
+      u = { active, gap };
+      this.sides.set(i, u);
+    }
+    // A margin of 2⁻⁵⁰ covers the rounding of step·A (one ulp) with room to spare.
+    return reach * (1 + 2 ** -50) < u.gap ? u.active : undefined;
+  }
+
+  /** max_c |A_{l-1}[p,c]| for the input row p of an entry of W_l (1 for a bias, p < 0); NaN if that row is not finite. */
+  private prevBound(l: number, p: number): number {
+    if (p < 0) return 1;
+    let b = this.bounds[l];
+    if (!b) {
+      const A = this.base.A[l - 1]!;
+      b = new Float64Array(A.rows);
+      for (let r = 0; r < A.rows; r++) {
+        let mx = 0;
+        for (let c = 0; c < A.cols; c++) {
+          const v = Math.abs(A.data[r * A.cols + c]!);
+          mx = v > mx || v !== v ? v : mx;
+        }
+        b[r] = mx === Infinity ? Number.NaN : mx;
+      }
+      this.bounds[l] = b;
+    }
+    return b[p]!;
   }
 
   /**

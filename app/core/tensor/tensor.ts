@@ -61,9 +61,48 @@ function assertShape(cond: boolean, msg: string): void {
 }
 
 /**
- * out = A·B (+ bias broadcast along columns). The k-loop is innermost over a
- * contiguous row of B so that V8 keeps it in registers; summation order is
- * fixed, which keeps results identical across workers.
+ * C[i,:] += Σ_p a_p·B[p,:] over p in [p0, p1), with a_p = A[aOff + p·aStride]:
+ * one term at a time in p order (exactly the scalar loop's rounding), four rows
+ * of B per pass over C[i,:] so C is loaded and stored a quarter as often. Zero coefficients are skipped, as
+ * the scalar loop does, so a ±0 or non-finite B never reaches C through them.
+ */
+function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Array, aOff: number, aStride: number, B: Float64Array, p0: number, p1: number): void {
+  let p = p0;
+  for (; p + 4 <= p1; p += 4) {
+    const a0 = A[aOff + p * aStride]!;
+    const a1 = A[aOff + (p + 1) * aStride]!;
+    const a2 = A[aOff + (p + 2) * aStride]!;
+    const a3 = A[aOff + (p + 3) * aStride]!;
+    if (a0 === 0 || a1 === 0 || a2 === 0 || a3 === 0) {
+      for (let q = p; q < p + 4; q++) {
+        const a = A[aOff + q * aStride]!;
+        if (a === 0) continue;
+        const bOff = q * n;
+        for (let j = 0; j < n; j++) C[cOff + j] = C[cOff + j]! + a * B[bOff + j]!;
+      }
+      continue;
+    }
+    const b0 = p * n;
+    const b1 = b0 + n;
+    const b2 = b1 + n;
+    const b3 = b2 + n;
+    for (let j = 0; j < n; j++) {
+      C[cOff + j] = C[cOff + j]! + a0 * B[b0 + j]! + a1 * B[b1 + j]! + a2 * B[b2 + j]! + a3 * B[b3 + j]!;
+    }
+  }
+  for (; p < p1; p++) {
+    const a = A[aOff + p * aStride]!;
+    if (a === 0) continue;
+    const bOff = p * n;
+    for (let j = 0; j < n; j++) C[cOff + j] = C[cOff + j]! + a * B[bOff + j]!;
+  }
+}
+
+/**
+ * out = A·B (+ bias broadcast along columns). Each C[i,j] is summed over p in
+ * order, zero A[i,p] skipped, then the bias added: a fixed order, which keeps
+ * results identical across workers and lets the incremental evaluator replay one
+ * row bit for bit. Row i of C stays in L1 while the rows of B stream past.
  */
 export function matmul(a: Tensor, b: Tensor, bias?: Tensor, out?: Tensor): Tensor {
   assertShape(a.cols === b.rows, `matmul: ${a.rows}x${a.cols} · ${b.rows}x${b.cols} do not align`);
@@ -79,19 +118,19 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor, out?: Tensor): Tenso
   for (let i = 0; i < m; i++) {
     const rowOff = i * n;
     const init = bias ? bias.data[i]! : 0;
-    for (let j = 0; j < n; j++) C[rowOff + j] = 0;
-    for (let p = 0; p < k; p++) {
-      const aip = A[i * k + p]!;
-      if (aip === 0) continue;
-      const bOff = p * n;
-      for (let j = 0; j < n; j++) C[rowOff + j] = C[rowOff + j]! + aip * B[bOff + j]!;
-    }
+    C.fill(0, rowOff, rowOff + n);
+    const aOff = i * k;
+    accumulateRows(C, rowOff, n, A, aOff, 1, B, 0, k);
     if (init !== 0) for (let j = 0; j < n; j++) C[rowOff + j] = C[rowOff + j]! + init;
   }
   return res;
 }
 
-/** out = A·Bᵀ (used for dW = dZ·A_prevᵀ without materialising the transpose). */
+/**
+ * out = A·Bᵀ·scale (dW = dZ·A_prevᵀ/m without materialising the transpose). Each
+ * entry is one dot product summed in p order; four of them run side by side so
+ * the additions overlap instead of waiting on one another.
+ */
 export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
   assertShape(a.cols === b.cols, `matmulTransB: ${a.rows}x${a.cols} · (${b.rows}x${b.cols})ᵀ do not align`);
   const m = a.rows;
@@ -100,17 +139,45 @@ export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
   const res = Tensor.zeros(m, n);
   const A = a.data;
   const B = b.data;
+  const C = res.data;
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
+    const aOff = i * k;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o0 = j * k;
+      const o1 = o0 + k;
+      const o2 = o1 + k;
+      const o3 = o2 + k;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let p = 0; p < k; p++) {
+        const x = A[aOff + p]!;
+        s0 += x * B[o0 + p]!;
+        s1 += x * B[o1 + p]!;
+        s2 += x * B[o2 + p]!;
+        s3 += x * B[o3 + p]!;
+      }
+      C[i * n + j] = s0 * scale;
+      C[i * n + j + 1] = s1 * scale;
+      C[i * n + j + 2] = s2 * scale;
+      C[i * n + j + 3] = s3 * scale;
+    }
+    for (; j < n; j++) {
       let s = 0;
-      for (let p = 0; p < k; p++) s += A[i * k + p]! * B[j * k + p]!;
-      res.data[i * n + j] = s * scale;
+      for (let p = 0; p < k; p++) s += A[aOff + p]! * B[j * k + p]!;
+      C[i * n + j] = s * scale;
     }
   }
   return res;
 }
 
-/** out = Aᵀ·B (used for dA_prev = Wᵀ·dZ). */
+/**
+ * out = Aᵀ·B (dA_prev = Wᵀ·dZ). Row i of the result is Σ_p A[p,i]·B[p,:] in p
+ * order; computing it row by row keeps that row in L1 (a p-outer loop would
+ * sweep the whole result once per p).
+ */
 export function matmulTransA(a: Tensor, b: Tensor): Tensor {
   assertShape(a.rows === b.rows, `matmulTransA: (${a.rows}x${a.cols})ᵀ · ${b.rows}x${b.cols} do not align`);
   const m = a.cols;
@@ -119,15 +186,7 @@ export function matmulTransA(a: Tensor, b: Tensor): Tensor {
   const A = a.data;
   const B = b.data;
   const C = res.data;
-  for (let p = 0; p < a.rows; p++) {
-    const bOff = p * n;
-    for (let i = 0; i < m; i++) {
-      const api = A[p * m + i]!;
-      if (api === 0) continue;
-      const cOff = i * n;
-      for (let j = 0; j < n; j++) C[cOff + j] = C[cOff + j]! + api * B[bOff + j]!;
-    }
-  }
+  for (let i = 0; i < m; i++) accumulateRows(C, i * n, n, A, i, m, B, 0, a.rows);
   return res;
 }
 

@@ -5,7 +5,9 @@ import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
 import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
 import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from '../../core/check/fast-check.js';
-import { type BuiltinJob, type CheckSettings, analyticGradient, completeCheck, finishCheck, noisePlan } from '../../core/check/gradient-check.js';
+import { type BuiltinJob, type CheckSettings, completeCheck, finishCheck, noisePlan } from '../../core/check/gradient-check.js';
+import { validateDefects } from '../../core/model/defects.js';
+import { type ForwardCache, Network } from '../../core/model/network.js';
 import type { CheckResult } from '../../core/check/result.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
 import { relativeDifference } from '../../core/check/metrics.js';
@@ -61,20 +63,34 @@ export interface EntrySweep {
   kinks: Uint32Array;
 }
 
+/** The gradient under audit with the forward pass it was taken at. */
+export interface Analytic {
+  grad: Float64Array;
+  cost: number;
+  net: Network;
+  cache: ForwardCache;
+}
+
 /**
  * A pool of worker threads for one built-in subject. Workers boot while this
- * thread computes the analytic gradient; every task they run is a pure function
- * of θ₀ and the task, so results are the same bit for bit whatever the number
- * of workers or the order tasks finish in. Cancelling (the signal) stops every
+ * thread takes the forward pass at θ₀, which they all start from; the backward
+ * pass (the gradient under audit) is the pool's first task, so this thread's
+ * event loop stays free to hand out shards. Every task is a pure function of θ₀
+ * and the task, so results are the same bit for bit whatever the number of
+ * workers or the order tasks finish in. Cancelling (the signal) stops every
  * worker at once; `close` must always be called.
  */
 export class SweepSession {
-  readonly analytic: ReturnType<typeof analyticGradient>;
+  readonly net: Network;
+  readonly forward: ForwardCache;
   readonly workers: number;
   private readonly pool: Piscina<SweepTask, SweepTaskResult>;
   private readonly context: JobContext;
   private readonly abort = new AbortController();
   private readonly onAbort = (): void => this.abort.abort();
+  private readonly gradient: Promise<Float64Array>;
+  /** The gradient once the backward task has answered (progress reports use it). */
+  private grad: Float64Array | undefined;
 
   constructor(
     readonly job: BuiltinJob,
@@ -95,11 +111,15 @@ export class SweepSession {
       idleTimeout: 60_000,
     });
     try {
-      this.analytic = analyticGradient(job);
+      this.net = new Network(job.spec);
+      this.net.checkData(job.data);
+      validateDefects(job.defects, this.net.groups);
+      this.forward = this.net.forward(job.theta, job.data);
     } catch (err) {
       void this.pool.destroy(); // never leave threads behind on bad input
       throw err;
     }
+    const forward = this.forward;
     this.context = {
       jobKey: randomUUID(),
       spec: job.spec,
@@ -111,13 +131,26 @@ export class SweepSession {
       epsilon: settings.epsilon,
       // Workers start from this thread's forward pass instead of each repeating it.
       base: {
-        cost: this.analytic.cache.cost,
-        Z: this.analytic.cache.Z.slice(1).map((t) => ({ rows: t.rows, cols: t.cols, data: shareFloat64(t.data) })),
-        A: this.analytic.cache.A.slice(1).map((t) => ({ rows: t.rows, cols: t.cols, data: shareFloat64(t.data) })),
+        cost: forward.cost,
+        Z: forward.Z.slice(1).map((t) => ({ rows: t.rows, cols: t.cols, data: shareFloat64(t.data) })),
+        A: forward.A.slice(1).map((t) => ({ rows: t.rows, cols: t.cols, data: shareFloat64(t.data) })),
       },
     };
     setMaxListeners(1 << 20, this.abort.signal); // every in-flight task listens on it
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // Queued before any shard, so the first worker up takes it.
+    this.gradient = this.run(async () => {
+      const r = await this.task({ ...this.context, kind: 'gradient', defects: [...job.defects] });
+      if (r.kind !== 'gradient') throw new Error('worker answered a gradient task with something else');
+      this.grad = r.grad;
+      return r.grad;
+    });
+    this.gradient.catch(() => undefined); // awaited by analytic(); a failure also ends the sweep's tasks
+  }
+
+  /** The gradient under audit (computed by the pool's first task) and the forward pass at θ₀. */
+  async analytic(): Promise<Analytic> {
+    return { grad: await this.gradient, cost: this.forward.cost, net: this.net, cache: this.forward };
   }
 
   private async run<T>(work: () => Promise<T>): Promise<T> {
@@ -138,7 +171,7 @@ export class SweepSession {
   /** Estimates of every entry (`indices` omitted) or of `indices`, in that order, with progress. */
   entries(indices?: readonly number[], epsilon = this.settings.epsilon, report = true): Promise<EntrySweep> {
     return this.run(async () => {
-      const n = indices ? indices.length : this.analytic.net.parameterCount;
+      const n = indices ? indices.length : this.net.parameterCount;
       const approx = new Float64Array(n);
       const kinks = new Uint32Array(n);
       const meter = new ProgressMeter(n, evaluationsPerEntry(this.settings.scheme));
@@ -157,14 +190,15 @@ export class SweepSession {
           if (report && this.options.onProgress) {
             const p = meter.at(done);
             // The per-group picture so far, at most 4 times a second (it costs a pass over the vector).
-            if (filled && (performance.now() - lastPartial > 250 || done === n)) {
+            const grad = this.grad;
+            if (filled && grad && (performance.now() - lastPartial > 250 || done === n)) {
               lastPartial = performance.now();
-              p.groups = this.analytic.net.groups.map((g) => {
+              p.groups = this.net.groups.map((g) => {
                 const gi: number[] = [];
                 const ai: number[] = [];
                 for (let i = g.offset; i < g.offset + g.size; i++) {
                   if (filled[i]) {
-                    gi.push(this.analytic.grad[i]!);
+                    gi.push(grad[i]!);
                     ai.push(approx[i]!);
                   }
                 }
@@ -215,31 +249,35 @@ export interface EntryEvidence {
 export async function runBuiltinCheck(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<{ result: CheckResult; entries: EntryEvidence }> {
   const session = new SweepSession(job, settings, options);
   try {
-    const { analytic } = session;
-    const n = analytic.net.parameterCount;
+    const { net } = session;
+    const n = net.parameterCount;
     let result: CheckResult;
-    const entries: EntryEvidence = { analytic: analytic.grad, numerical: new Float64Array(n).fill(Number.NaN), kinks: new Uint32Array(n) };
+    let analytic: Analytic;
+    const numerical = new Float64Array(n).fill(Number.NaN);
+    const kinks = new Uint32Array(n);
     if (settings.mode === 'fast') {
       const seed = settings.directionSeed ?? DEFAULT_DIRECTION_SEED;
-      const a = { grad: analytic.grad, cost: analytic.cost, groups: analytic.net.groups };
-      const evaluations = await session.directions(fastPlan(analytic.net.groups, settings.directions ?? DEFAULT_DIRECTIONS), seed);
-      const fast = judgeFast(settings, a, evaluations);
+      const directions = session.directions(fastPlan(net.groups, settings.directions ?? DEFAULT_DIRECTIONS), seed);
+      analytic = await session.analytic();
+      const a = { grad: analytic.grad, cost: analytic.cost, groups: net.groups };
+      const fast = judgeFast(settings, a, await directions);
       const indices = escalatedIndices(fast.failing);
       const escalation = indices.length ? await session.entries(indices) : { approx: new Float64Array(0), kinks: new Uint32Array(0) };
       indices.forEach((i, j) => {
-        entries.numerical[i] = escalation.approx[j]!;
-        entries.kinks[i] = escalation.kinks[j]!;
+        numerical[i] = escalation.approx[j]!;
+        kinks[i] = escalation.kinks[j]!;
       });
       result = finishFast(settings, a, fast, { indices, ...escalation });
     } else {
       const plan = noisePlan(n, settings.epsilon);
       // The noise sample is queued first so it runs alongside the sweep.
-      const [wider, sweep] = await Promise.all([session.entries(plan.indices, plan.epsilon, false), session.entries()]);
-      entries.numerical = sweep.approx;
-      entries.kinks = sweep.kinks;
+      const [wider, sweep, a] = await Promise.all([session.entries(plan.indices, plan.epsilon, false), session.entries(), session.analytic()]);
+      analytic = a;
+      numerical.set(sweep.approx);
+      kinks.set(sweep.kinks);
       result = finishCheck(settings, analytic, sweep.approx, sweep.kinks, wider.approx);
     }
-    return { result: completeCheck(result, job, settings, analytic.grad), entries };
+    return { result: completeCheck(result, job, settings, analytic.grad), entries: { analytic: analytic.grad, numerical, kinks } };
   } finally {
     await session.close();
   }
@@ -250,10 +288,11 @@ export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, 
 }
 
 /** Entry estimates only (benchmarks): every entry, or the sampled ones. */
-export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep & { analytic: SweepSession['analytic'] }> {
+export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep & { analytic: Analytic }> {
   const session = new SweepSession(job, settings, options);
   try {
-    return { analytic: session.analytic, ...(await session.entries(sample)) };
+    const [sweep, analytic] = await Promise.all([session.entries(sample), session.analytic()]);
+    return { analytic, ...sweep };
   } finally {
     await session.close();
   }

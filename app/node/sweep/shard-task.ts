@@ -1,4 +1,5 @@
 import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
+import type { Defect } from '../../core/model/defects.js';
 import type { Scheme } from '../../core/check/schemes.js';
 import type { EvaluationMode } from '../../core/model/evaluator.js';
 import type { ModelSpec } from '../../core/model/spec.js';
@@ -31,11 +32,14 @@ export type SweepTask = JobContext &
     | { kind: 'indices'; indices: number[] }
     /** Central differences along random directions of the given groups (fast mode). */
     | { kind: 'directions'; seed: number; items: { group: number; k: number }[] }
+    /** The analytic gradient at θ₀ (the backward pass under audit, with its defects). */
+    | { kind: 'gradient'; defects: Defect[] }
   );
 
 export type SweepTaskResult =
   | { kind: 'entries'; approx: Float64Array; kinks: Uint32Array }
-  | { kind: 'directions'; evaluations: DirectionEvaluation[] };
+  | { kind: 'directions'; evaluations: DirectionEvaluation[] }
+  | { kind: 'gradient'; grad: Float64Array };
 
 export function shareFloat64(src: Float64Array): Float64Array {
   const out = new Float64Array(new SharedArrayBuffer(src.byteLength));

@@ -1,14 +1,13 @@
 import { evaluateDirection } from '../../core/check/fast-mode.js';
-import { estimateRange } from '../../core/check/schemes.js';
-import { estimateIndices } from '../../core/check/gradient-check.js';
+import { estimateIndices, estimateRange } from '../../core/check/schemes.js';
 import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.js';
-import { Network } from '../../core/model/network.js';
+import { type Dataset, type ForwardCache, Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';
 import type { SharedMatrix, SweepTask, SweepTaskResult } from './shard-task.js';
 
-let current: { key: string; net: Network; evaluator: CostEvaluator } | undefined;
+let current: { key: string; net: Network; evaluator: CostEvaluator; theta: Float64Array; data: Dataset; base: ForwardCache } | undefined;
 
-function contextFor(task: SweepTask): { net: Network; evaluator: CostEvaluator } {
+function contextFor(task: SweepTask): NonNullable<typeof current> {
   if (current?.key !== task.jobKey) {
     const net = new Network(task.spec);
     // Private copies: typed arrays over a SharedArrayBuffer are a different kind to
@@ -19,14 +18,15 @@ function contextFor(task: SweepTask): { net: Network; evaluator: CostEvaluator }
     };
     const local = (m: SharedMatrix): Tensor => new Tensor(m.rows, m.cols, m.data.slice());
     const base = { cost: task.base.cost, Z: [data.X, ...task.base.Z.map(local)], A: [data.X, ...task.base.A.map(local)] };
-    current = { key: task.jobKey, net, evaluator: createEvaluator(task.evaluation, net, task.theta.slice(), data, base) };
+    const theta = task.theta.slice();
+    current = { key: task.jobKey, net, evaluator: createEvaluator(task.evaluation, net, theta, data, base), theta, data, base };
   }
   return current;
 }
 
 /** One task of a sweep, run in a worker thread. */
 export default function runTask(task: SweepTask): SweepTaskResult {
-  const { net, evaluator: ev } = contextFor(task);
+  const { net, evaluator: ev, theta, data, base } = contextFor(task);
   switch (task.kind) {
     case 'range': {
       const n = task.end - task.start;
@@ -37,6 +37,8 @@ export default function runTask(task: SweepTask): SweepTaskResult {
     }
     case 'indices':
       return { kind: 'entries', ...estimateIndices(ev, task.indices, task.scheme, task.epsilon) };
+    case 'gradient':
+      return { kind: 'gradient', grad: net.backward(theta, data, base, task.defects) };
     case 'directions':
       return {
         kind: 'directions',
