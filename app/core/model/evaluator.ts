@@ -1,5 +1,5 @@
 import { Tensor, matmul } from '../tensor/tensor.js';
-import { DEFAULT_LEAKY_ALPHA, activate, hasKink, sigmoid } from './activations.js';
+import { DEFAULT_LEAKY_ALPHA, activate, hasKink } from './activations.js';
 import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
 import { type Activation, groupOf } from './spec.js';
@@ -30,6 +30,13 @@ export type EvaluationMode = 'incremental' | 'full';
  * by rounding (a few ulps of Z).
  */
 export const EXACT_REPLAY_MAX_FANIN = 8;
+
+/**
+ * Output moves up to this size take the series for the change of a sigmoid
+ * cross-entropy loss (see sigmoidCrossEntropyCost): a step of ε = 1e-7 moves an
+ * output by ~1e-7 to 1e-6; an ε sweep's large steps take exp and log.
+ */
+const SERIES_STEP = 1e-4;
 
 /** Memory allowed for cached linear regions of one layer's units. */
 const REGION_CACHE_BYTES = 64 << 20;
@@ -132,11 +139,14 @@ export class IncrementalEvaluator implements CostEvaluator {
   private regionLayer = 0;
   private readonly sides = new Map<number, { active: Int32Array; gap: number }>();
   private sidesLayer = 0;
+  private allExamples: Int32Array | undefined;
   private readonly bounds: (Float64Array | undefined)[] = [];
   /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
   private readonly paths: ({ replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined)[];
   /** One sigmoid output with binary cross-entropy: the fused tail applies. */
   private readonly sigmoidCrossEntropy: boolean;
+  private readonly outQ: Float64Array | undefined;
+  private readonly outSign: Float64Array | undefined;
 
   /** `base`: the forward pass at θ₀ when it is already known (computed once, shared by every worker). */
   constructor(
@@ -173,6 +183,19 @@ export class IncrementalEvaluator implements CostEvaluator {
     })];
     const out = layers[L - 1]!;
     this.sigmoidCrossEntropy = out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
+    if (this.sigmoidCrossEntropy && !this.exact) {
+      // Per example: q (σ(z) or σ(−z), each without cancellation) and the sign s of
+      // the series in sigmoidCrossEntropyCost; s = 0 marks a soft label.
+      const z = this.base.Z[L]!.data;
+      const y = data.Y.data;
+      this.outQ = new Float64Array(this.m);
+      this.outSign = new Float64Array(this.m);
+      for (let c = 0; c < this.m; c++) {
+        const hard = y[c] === 0 || y[c] === 1;
+        this.outSign[c] = !hard ? 0 : y[c] === 1 ? -1 : 1;
+        this.outQ[c] = y[c] === 1 ? 1 / (1 + Math.exp(z[c]!)) : 1 / (1 + Math.exp(-z[c]!));
+      }
+    }
     this.aTmp = new Float64Array(this.wcol.length);
   }
 
@@ -438,18 +461,37 @@ export class IncrementalEvaluator implements CostEvaluator {
   }
 
   /**
-   * One sigmoid output with cross-entropy, in one pass: σ, the loss and its change
-   * per example, with exactly the arithmetic of `activate`, `exampleLosses` and
-   * `finishLoss` (the evaluation's floor is this exp and log per changed example).
+   * One sigmoid output with cross-entropy: the change of each changed example's
+   * loss, summed. For a 0/1 label y and an output moved from z to z + δ,
+   *   ℓ(z + δ) − ℓ(z) = log1p(q·expm1(s·δ)),  s = −1, q = 1 − σ(z) for y = 1;
+   *                                            s = +1, q = σ(z)     for y = 0
+   * (ℓ₁ = log(1 + e^−z), ℓ₀ = log(1 + e^z)). While |δ| ≤ SERIES_STEP both are
+   * short series whose truncation (below 1e-24) is far under the rounding of the
+   * loss itself, so this is the same cost, evaluated more accurately than exp and
+   * log at z + δ would, and without them: they were half of every evaluation.
+   * Larger moves, and soft labels, take exp and log at z + δ.
    */
   private sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
     const cols = this.cols;
     const Y = this.data.Y.data;
     const base = this.baseLosses;
+    const ZL = this.base.Z[this.net.layerCount]!.data;
+    const q = this.outQ!;
+    const sign = this.outSign!;
     let delta = 0;
     for (let t = 0; t < nc; t++) {
       const c = cols[t]!;
-      const a = sigmoid(zL[t]!);
+      const z = zL[t]!;
+      const d = z - ZL[c]!;
+      const s = sign[c]!;
+      if (s !== 0 && Math.abs(d) <= SERIES_STEP) {
+        const x = s * d;
+        const e = x * (1 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x / 120)))); // expm1(x)
+        const w = q[c]! * e;
+        delta += w * (1 - w * (1 / 2 - w * (1 / 3 - w * (1 / 4 - w / 5)))); // log1p(w)
+        continue;
+      }
+      const a = 1 / (1 + Math.exp(-z)); // sigmoid(), as the forward pass computes it
       const y = Y[c]!;
       const loss = y === 0 || y === 1 ? -Math.log(y * a + (1 - y) * (1 - a)) : -Math.log(a) * y + -Math.log(1 - a) * (1 - y);
       delta += 0 + loss - base[c]!;
@@ -549,6 +591,13 @@ export class IncrementalEvaluator implements CostEvaluator {
    * only the active ones (z > 0) need visiting: about half the loop.
    */
   private unitSides(l: number, i: number, reach: number): Int32Array | undefined {
+    const u = this.unitSplit(l, i);
+    // A margin of 2⁻⁵⁰ covers the rounding of step·A (one ulp) with room to spare.
+    return reach * (1 + 2 ** -50) < u.gap ? u.active : undefined;
+  }
+
+  /** Unit i of ReLU layer l: its active examples (z > 0) in order, and the smallest −z of the others (−∞ if any z is NaN). */
+  private unitSplit(l: number, i: number): { active: Int32Array; gap: number } {
     if (this.sidesLayer !== l) {
       this.sides.clear();
       this.sidesLayer = l;
@@ -571,8 +620,7 @@ export class IncrementalEvaluator implements CostEvaluator {
       u = { active, gap };
       this.sides.set(i, u);
     }
-    // A margin of 2⁻⁵⁰ covers the rounding of step·A (one ulp) with room to spare.
-    return reach * (1 + 2 ** -50) < u.gap ? u.active : undefined;
+    return u;
   }
 
   /** max_c |A_{l-1}[p,c]| for the input row p of an entry of W_l (1 for a bias, p < 0); NaN if that row is not finite. */
@@ -620,25 +668,45 @@ export class IncrementalEvaluator implements CostEvaluator {
     const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
     const m = this.m;
     const K = WL.rows;
-    const margin = new Float64Array(m).fill(Infinity);
+    // Only examples whose A_l[i,c] can move need a region. Of a ReLU unit, small steps
+    // move only the active ones; the rest keep margin 0, which sends them down the
+    // exact loop should a large step move them.
+    const cs = net.spec.layers[l - 1]!.activation === 'relu' ? this.unitSplit(l, i).active : this.everyExample();
+    const margin = new Float64Array(m);
+    for (let t = 0; t < cs.length; t++) margin[cs[t]!] = Infinity;
     const slope = new Float64Array(K * m);
     for (let r = 0; r < W.rows; r++) {
       const w = W.data[r * W.cols + i]!;
       if (w === 0) continue;
-      const aw = Math.abs(w);
+      // A reciprocal and a product (the margin is halved before use, so its last bit
+      // does not matter); a NaN margin (0·∞) fails every test and so means "exact".
+      const inv = 1 / Math.abs(w);
       const zo = r * m;
-      for (let c = 0; c < m; c++) {
-        const mc = Math.abs(Z[zo + c]!) / aw;
-        if (mc < margin[c]!) margin[c] = mc;
+      if (K === 1 && alpha === 0) {
+        // The common case in one pass: whether a unit is active is a coin toss per
+        // example, so the slope term is added branch-free.
+        const wk = WL.data[r]! * w;
+        for (let t = 0; t < cs.length; t++) {
+          const c = cs[t]!;
+          const z = Z[zo + c]!;
+          const mc = Math.abs(z) * inv;
+          if (!(mc >= margin[c]!)) margin[c] = mc;
+          slope[c] = slope[c]! + wk * +(z > 0);
+        }
+        continue;
+      }
+      for (let t = 0; t < cs.length; t++) {
+        const c = cs[t]!;
+        const mc = Math.abs(Z[zo + c]!) * inv;
+        if (!(mc >= margin[c]!)) margin[c] = mc;
       }
       for (let k = 0; k < K; k++) {
         const wk = WL.data[k * WL.cols + r]! * w;
         const ko = k * m;
-        if (alpha === 0) {
-          // Branch-free: whether a unit is active is a coin toss per example.
-          for (let c = 0; c < m; c++) slope[ko + c] = slope[ko + c]! + wk * +(Z[zo + c]! > 0);
-        } else {
-          for (let c = 0; c < m; c++) slope[ko + c] = slope[ko + c]! + (Z[zo + c]! > 0 ? wk : alpha * wk);
+        for (let t = 0; t < cs.length; t++) {
+          const c = cs[t]!;
+          const z = Z[zo + c]!;
+          slope[ko + c] = slope[ko + c]! + (alpha === 0 ? wk * +(z > 0) : z > 0 ? wk : alpha * wk);
         }
       }
     }
@@ -648,6 +716,12 @@ export class IncrementalEvaluator implements CostEvaluator {
     if ((this.regions.size + 1) * (K + 1) * m * 8 > REGION_CACHE_BYTES) this.regions.clear();
     this.regions.set(i, region);
     return region;
+  }
+
+  /** 0, 1, …, m−1. */
+  private everyExample(): Int32Array {
+    this.allExamples ??= Int32Array.from({ length: this.m }, (_, c) => c);
+    return this.allExamples;
   }
 
   /** Base Z_l transposed to examples × units, built on first use. */
