@@ -2,6 +2,7 @@ import { Tensor, matmul } from '../tensor/tensor.js';
 import { DEFAULT_LEAKY_ALPHA, activate, hasKink } from './activations.js';
 import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
+import { IncrementalTables, type SplitTable } from './incremental-tables.js';
 import { type Activation, groupOf } from './spec.js';
 
 /**
@@ -37,9 +38,6 @@ export const EXACT_REPLAY_MAX_FANIN = 8;
  * output by ~1e-8 to 2e-6; an ε sweep's large steps take exp and log.
  */
 const SERIES_STEP = 4e-6;
-
-/** Memory allowed for cached linear regions of one layer's units. */
-const REGION_CACHE_BYTES = 64 << 20;
 
 /**
  * A perturbation crosses the kink at 0 when the pre-activation changes sign or
@@ -134,19 +132,13 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly yBuf: Float64Array;
   private readonly wcol: Float64Array;
   private readonly aTmp: Float64Array;
-  private readonly zT: (Float64Array | undefined)[] = [];
-  private readonly regions = new Map<number, { margin: Float64Array; slope: Float64Array }>();
-  private regionLayer = 0;
-  private readonly sides = new Map<number, { active: Int32Array; gap: number }>();
-  private sidesLayer = 0;
-  private allExamples: Int32Array | undefined;
-  private readonly bounds: (Float64Array | undefined)[] = [];
   /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
   private readonly paths: ({ replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined)[];
   /** One sigmoid output with binary cross-entropy: the fused tail applies. */
   private readonly sigmoidCrossEntropy: boolean;
   private readonly outQ: Float64Array | undefined;
   private readonly outSign: Float64Array | undefined;
+  private readonly tables: IncrementalTables;
 
   /** `base`: the forward pass at θ₀ when it is already known (computed once, shared by every worker). */
   constructor(
@@ -156,6 +148,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     base?: ForwardCache,
   ) {
     this.base = base ?? net.forward(theta0, data);
+    this.tables = new IncrementalTables(net, theta0, this.base);
     this.baseCost = this.base.cost;
     this.m = data.X.cols;
     const L = net.layerCount;
@@ -235,8 +228,14 @@ export class IncrementalEvaluator implements CostEvaluator {
       this.replayRow(l, i, index, delta, this.rowZ);
       nc = this.moveRow(l, i, this.rowZ);
     } else if (path.activation === 'relu') {
-      const sides = this.unitSides(l, i, Math.abs(step) * this.prevBound(l, prevRow));
-      nc = sides ? this.moveActive(l, i, prevRow, step, sides) : this.moveKinked(l, i, prevRow, step);
+      // An inactive example (z ≤ 0) stays at exactly 0 unless the step reaches its
+      // kink: when |step·A_{l-1}[p,c]| ≤ reach < −z, the rounded sum z + step·A keeps
+      // z's sign and is non-zero. So when the step's reach is below the smallest −z of
+      // unit i's inactive examples, only its active ones need visiting (about half).
+      // The factor 1 + 2⁻⁵⁰ covers the rounding of step·A with room to spare.
+      const reach = Math.abs(step) * (prevRow < 0 ? 1 : this.tables.bound(l, prevRow));
+      const split = this.tables.split(l);
+      nc = reach * (1 + 2 ** -50) < split.gaps[i]! ? this.moveActive(l, i, prevRow, step, split) : this.moveKinked(l, i, prevRow, step);
     } else if (path.activation === 'leaky_relu') {
       nc = this.moveKinked(l, i, prevRow, step);
     } else {
@@ -331,8 +330,10 @@ export class IncrementalEvaluator implements CostEvaluator {
     return nc;
   }
 
-  /** `moveKinked` for a ReLU row over its active examples only, when `unitSides` says no other can move. */
-  private moveActive(l: number, i: number, prevRow: number, step: number, active: Int32Array): number {
+  /** `moveKinked` for a ReLU row over its active examples only, when no other can move. */
+  private moveActive(l: number, i: number, prevRow: number, step: number, split: SplitTable): number {
+    const active = split.active;
+    const to = split.offsets[i + 1]!;
     const m = this.m;
     const Zl = this.base.Z[l]!.data;
     const Al = this.base.A[l]!.data;
@@ -344,7 +345,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     const dA = this.dA;
     let nc = 0;
     let kinks = 0;
-    for (let t = 0; t < active.length; t++) {
+    for (let t = split.offsets[i]!; t < to; t++) {
       const c = active[t]!;
       const z = Zl[zOff + c]! + step * prev[pOff + c]!;
       kinks += z <= 0 ? 1 : 0; // z was > 0
@@ -541,16 +542,19 @@ export class IncrementalEvaluator implements CostEvaluator {
     const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
     const wcol = this.wcol;
     for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
-    const Zt = this.zExampleMajor(l + 1);
+    const Zt = this.tables.exampleMajor(l + 1);
     const cols = this.cols;
     const dA = this.dA;
     const zL = this.zBuf[L]!;
     const aTmp = this.aTmp;
-    const region = this.linearRegion(l, i);
+    const slot = this.tables.regionSlot(l, i);
+    const region = this.tables.regionTable(l);
     const margin = region.margin;
     const slope = region.slope;
     const ZL = this.base.Z[L]!.data;
     const m = this.m;
+    const mo = slot * m;
+    const so = slot * K * m;
     let kinks = 0;
     // Loops specialised by hand: this is the innermost loop of most sweeps. A kink is
     // a sign change of the pre-activation (zb·z ≤ 0 with z moved), tested as one
@@ -558,10 +562,10 @@ export class IncrementalEvaluator implements CostEvaluator {
     for (let t = 0; t < nc; t++) {
       const c = cols[t]!;
       const d = dA[t]!;
-      if (Math.abs(d) < 0.5 * margin[c]!) {
+      if (Math.abs(d) < 0.5 * margin[mo + c]!) {
         // Inside the linear region: no unit of layer l+1 changes side, so the output
-        // moves by exactly d·slope (see linearRegion).
-        for (let k = 0; k < K; k++) zL[k * nc + t] = ZL[k * m + c]! + d * slope[k * m + c]!;
+        // moves by exactly d·slope (see IncrementalTables.regionSlot).
+        for (let k = 0; k < K; k++) zL[k * nc + t] = ZL[k * m + c]! + d * slope[so + k * m + c]!;
         continue;
       }
       const base = c * R;
@@ -602,160 +606,6 @@ export class IncrementalEvaluator implements CostEvaluator {
     }
     this.kinks += kinks;
     return new Tensor(K, nc, zL.subarray(0, K * nc));
-  }
-
-  /**
-   * The examples a step of at most `reach` in row i of Z_l (a ReLU layer) can move,
-   * in example order, or undefined when every example must be visited. An inactive
-   * example (z ≤ 0) stays at exactly 0 unless the step reaches its kink: when
-   * |step·A_{l-1}[p,c]| ≤ reach < −z, the rounded sum z + step·A keeps z's sign and
-   * is non-zero. So when `reach` is below the smallest −z of the inactive examples,
-   * only the active ones (z > 0) need visiting: about half the loop.
-   */
-  private unitSides(l: number, i: number, reach: number): Int32Array | undefined {
-    const u = this.unitSplit(l, i);
-    // A margin of 2⁻⁵⁰ covers the rounding of step·A (one ulp) with room to spare.
-    return reach * (1 + 2 ** -50) < u.gap ? u.active : undefined;
-  }
-
-  /** Unit i of ReLU layer l: its active examples (z > 0) in order, and the smallest −z of the others (−∞ if any z is NaN). */
-  private unitSplit(l: number, i: number): { active: Int32Array; gap: number } {
-    if (this.sidesLayer !== l) {
-      this.sides.clear();
-      this.sidesLayer = l;
-    }
-    let u = this.sides.get(i);
-    if (!u) {
-      const Z = this.base.Z[l]!.data;
-      const m = this.m;
-      const zo = i * m;
-      let na = 0;
-      let gap = Infinity;
-      for (let c = 0; c < m; c++) {
-        const z = Z[zo + c]!;
-        if (z > 0) na++;
-        else if (-z < gap || z !== z) gap = z !== z ? -Infinity : -z;
-      }
-      const active = new Int32Array(na);
-      na = 0;
-      for (let c = 0; c < m; c++) if (Z[zo + c]! > 0) active[na++] = c;
-      u = { active, gap };
-      this.sides.set(i, u);
-    }
-    return u;
-  }
-
-  /** max_c |A_{l-1}[p,c]| for the input row p of an entry of W_l (1 for a bias, p < 0); NaN if that row is not finite. */
-  private prevBound(l: number, p: number): number {
-    if (p < 0) return 1;
-    let b = this.bounds[l];
-    if (!b) {
-      const A = this.base.A[l - 1]!;
-      b = new Float64Array(A.rows);
-      for (let r = 0; r < A.rows; r++) {
-        let mx = 0;
-        for (let c = 0; c < A.cols; c++) {
-          const v = Math.abs(A.data[r * A.cols + c]!);
-          mx = v > mx || v !== v ? v : mx;
-        }
-        b[r] = mx === Infinity ? Number.NaN : mx;
-      }
-      this.bounds[l] = b;
-    }
-    return b[p]!;
-  }
-
-  /**
-   * A ReLU layer is linear on each side of its kinks. For unit i of layer l and
-   * example c, as long as no unit r of layer l+1 changes side, moving A_l[i,c] by d
-   * moves the output pre-activations by exactly d·slope[k,c], where
-   * slope[k,c] = Σ_r W_L[k,r]·f'(Z_{l+1}[r,c])·W_{l+1}[r,i] (f' = 1 or α per side);
-   * and no unit changes side while |d| < margin[c] = min_r |Z_{l+1}[r,c]| / |W_{l+1}[r,i]|.
-   * Both are built once per unit and shared by all its incoming weights and its
-   * bias; examples closer to a kink than half the margin take the exact loop.
-   * The loss itself is always evaluated in full at the perturbed output.
-   */
-  private linearRegion(l: number, i: number): { margin: Float64Array; slope: Float64Array } {
-    if (this.regionLayer !== l) {
-      this.regions.clear();
-      this.regionLayer = l;
-    }
-    const cached = this.regions.get(i);
-    if (cached) return cached;
-    const net = this.net;
-    const W = net.weights(this.theta0, l + 1);
-    const WL = net.weights(this.theta0, l + 2);
-    const Z = this.base.Z[l + 1]!.data;
-    const layer = net.spec.layers[l]!;
-    const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
-    const m = this.m;
-    const K = WL.rows;
-    // Only examples whose A_l[i,c] can move need a region. Of a ReLU unit, small steps
-    // move only the active ones; the rest keep margin 0, which sends them down the
-    // exact loop should a large step move them.
-    const cs = net.spec.layers[l - 1]!.activation === 'relu' ? this.unitSplit(l, i).active : this.everyExample();
-    const margin = new Float64Array(m);
-    for (let t = 0; t < cs.length; t++) margin[cs[t]!] = Infinity;
-    const slope = new Float64Array(K * m);
-    for (let r = 0; r < W.rows; r++) {
-      const w = W.data[r * W.cols + i]!;
-      if (w === 0) continue;
-      // A reciprocal and a product (the margin is halved before use, so its last bit
-      // does not matter); a NaN margin (0·∞) fails every test and so means "exact".
-      const inv = 1 / Math.abs(w);
-      const zo = r * m;
-      if (K === 1 && alpha === 0) {
-        // The common case in one pass: whether a unit is active is a coin toss per
-        // example, so the slope term is added branch-free.
-        const wk = WL.data[r]! * w;
-        for (let t = 0; t < cs.length; t++) {
-          const c = cs[t]!;
-          const z = Z[zo + c]!;
-          const mc = Math.abs(z) * inv;
-          if (!(mc >= margin[c]!)) margin[c] = mc;
-          slope[c] = slope[c]! + wk * +(z > 0);
-        }
-        continue;
-      }
-      for (let t = 0; t < cs.length; t++) {
-        const c = cs[t]!;
-        const mc = Math.abs(Z[zo + c]!) * inv;
-        if (!(mc >= margin[c]!)) margin[c] = mc;
-      }
-      for (let k = 0; k < K; k++) {
-        const wk = WL.data[k * WL.cols + r]! * w;
-        const ko = k * m;
-        for (let t = 0; t < cs.length; t++) {
-          const c = cs[t]!;
-          const z = Z[zo + c]!;
-          slope[ko + c] = slope[ko + c]! + (alpha === 0 ? wk * +(z > 0) : z > 0 ? wk : alpha * wk);
-        }
-      }
-    }
-    const region = { margin, slope };
-    // Keep every unit's region of this layer (a unit's weights and its bias are
-    // swept apart) unless that would take more than REGION_CACHE_BYTES.
-    if ((this.regions.size + 1) * (K + 1) * m * 8 > REGION_CACHE_BYTES) this.regions.clear();
-    this.regions.set(i, region);
-    return region;
-  }
-
-  /** 0, 1, …, m−1. */
-  private everyExample(): Int32Array {
-    this.allExamples ??= Int32Array.from({ length: this.m }, (_, c) => c);
-    return this.allExamples;
-  }
-
-  /** Base Z_l transposed to examples × units, built on first use. */
-  private zExampleMajor(l: number): Float64Array {
-    let t = this.zT[l];
-    if (!t) {
-      const z = this.base.Z[l]!;
-      t = new Float64Array(z.size);
-      for (let r = 0; r < z.rows; r++) for (let c = 0; c < z.cols; c++) t[c * z.rows + r] = z.data[r * z.cols + c]!;
-      this.zT[l] = t;
-    }
-    return t;
   }
 
   /**
