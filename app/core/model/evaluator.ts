@@ -121,6 +121,8 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly m: number;
   private readonly rowZ: Float64Array;
   private readonly rowA: Float64Array;
+  /** New activations A_l[i,c] of the changed examples, in `cols` order. */
+  private readonly aMoved: Float64Array;
   private readonly cols: Int32Array;
   private readonly losses: Float64Array;
   private readonly subLosses: Float64Array;
@@ -158,6 +160,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.exact = net.spec.layers.every((_, q) => net.weights(theta0, q + 1).cols <= EXACT_REPLAY_MAX_FANIN);
     this.rowZ = new Float64Array(this.m);
     this.rowA = new Float64Array(this.m);
+    this.aMoved = new Float64Array(this.m);
     this.cols = new Int32Array(this.m);
     this.losses = new Float64Array(this.m);
     this.subLosses = new Float64Array(this.m);
@@ -174,6 +177,17 @@ export class IncrementalEvaluator implements CostEvaluator {
       const above = l === L ? 'output' : net.weights(theta0, l + 1).cols <= EXACT_REPLAY_MAX_FANIN ? 'narrow' : l + 2 === L && hasKink(layers[l]!.activation) ? 'into-output' : 'rank-one';
       return { replay: net.weights(theta0, l).cols <= EXACT_REPLAY_MAX_FANIN, activation: layer.activation, above } as const;
     })];
+    // The per-layer tables every sweep reads, built up front: the hot paths then never
+    // meet a first-use branch after V8 has optimised them (each such meeting costs a
+    // deoptimisation and a recompile per worker). Linear regions stay per unit.
+    for (let l = 1; l <= L; l++) {
+      const path = this.paths[l]!;
+      if (!path.replay && path.activation === 'relu') {
+        this.tables.split(l);
+        for (let p = 0; p < this.base.A[l - 1]!.rows; p++) this.tables.bound(l, p);
+      }
+      if (path.above === 'into-output') this.tables.exampleMajor(l + 1);
+    }
     const out = layers[L - 1]!;
     this.sigmoidCrossEntropy = out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
     if (this.sigmoidCrossEntropy && !this.exact) {
@@ -235,7 +249,9 @@ export class IncrementalEvaluator implements CostEvaluator {
       // The factor 1 + 2⁻⁵⁰ covers the rounding of step·A with room to spare.
       const reach = Math.abs(step) * (prevRow < 0 ? 1 : this.tables.bound(l, prevRow));
       const split = this.tables.split(l);
-      nc = reach * (1 + 2 ** -50) < split.gaps[i]! ? this.moveActive(l, i, prevRow, step, split) : this.moveKinked(l, i, prevRow, step);
+      // (The paths that read the new activations themselves take the whole row.)
+      const activeOnly = reach * (1 + 2 ** -50) < split.gaps[i]! && (path.above === 'into-output' || path.above === 'rank-one');
+      nc = activeOnly ? this.moveActive(l, i, prevRow, step, split) : this.moveKinked(l, i, prevRow, step);
     } else if (path.activation === 'leaky_relu') {
       nc = this.moveKinked(l, i, prevRow, step);
     } else {
@@ -288,8 +304,10 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.kinks = kinks;
     // Branch-free: whether an example moved is a coin toss.
     let nc = 0;
+    const moved = this.aMoved;
     for (let c = 0; c < m; c++) {
       cols[nc] = c;
+      moved[nc] = rowA[c]!;
       dA[nc] = rowA[c]! - Al[zOff + c]!;
       nc += rowA[c] !== Al[zOff + c] ? 1 : 0;
     }
@@ -310,7 +328,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     // A bias moves every example by the same step: the same loop with a row of ones.
     const prev = prevRow >= 0 ? this.base.A[l - 1]!.data : this.ones;
     const pOff = prevRow >= 0 ? prevRow * m : 0;
-    const rowA = this.rowA;
+    const moved = this.aMoved;
     const cols = this.cols;
     const dA = this.dA;
     let nc = 0;
@@ -320,7 +338,7 @@ export class IncrementalEvaluator implements CostEvaluator {
       const z = zb + step * prev[pOff + c]!;
       kinks += zb * z <= 0 && zb !== z ? 1 : 0;
       const a = alpha === 0 ? Math.max(z, 0) : Math.max(z, alpha * z);
-      rowA[c] = a;
+      moved[nc] = a;
       const ab = Al[zOff + c]!;
       cols[nc] = c;
       dA[nc] = a - ab;
@@ -330,31 +348,34 @@ export class IncrementalEvaluator implements CostEvaluator {
     return nc;
   }
 
-  /** `moveKinked` for a ReLU row over its active examples only, when no other can move. */
+  /**
+   * `moveKinked` for a ReLU row over its active examples only, when no other can
+   * move, for the rank-one paths above (which read ΔA only: one store fewer per
+   * example, the loop's cost).
+   */
   private moveActive(l: number, i: number, prevRow: number, step: number, split: SplitTable): number {
     const active = split.active;
     const to = split.offsets[i + 1]!;
     const m = this.m;
     const Zl = this.base.Z[l]!.data;
-    const Al = this.base.A[l]!.data;
     const zOff = i * m;
     const prev = prevRow >= 0 ? this.base.A[l - 1]!.data : this.ones;
     const pOff = prevRow >= 0 ? prevRow * m : 0;
-    const rowA = this.rowA;
     const cols = this.cols;
     const dA = this.dA;
     let nc = 0;
     let kinks = 0;
+    // Here zb > 0, so A_l = zb exactly, and z is finite (the step's reach is), so
+    // max(z, 0) is z > 0 ? z : 0.
     for (let t = split.offsets[i]!; t < to; t++) {
       const c = active[t]!;
-      const z = Zl[zOff + c]! + step * prev[pOff + c]!;
-      kinks += z <= 0 ? 1 : 0; // z was > 0
-      const a = Math.max(z, 0);
-      rowA[c] = a;
-      const ab = Al[zOff + c]!;
+      const zb = Zl[zOff + c]!;
+      const z = zb + step * prev[pOff + c]!;
+      const a = z > 0 ? z : 0;
+      kinks += z > 0 ? 0 : 1;
       cols[nc] = c;
-      dA[nc] = a - ab;
-      nc += a !== ab ? 1 : 0;
+      dA[nc] = a - zb;
+      nc += a !== zb ? 1 : 0;
     }
     this.kinks = kinks;
     return nc;
@@ -384,7 +405,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     const L = this.net.layerCount;
     const sub = this.gather(this.base.A[L]!, nc, this.aBuf[L]!);
     const cols = this.cols;
-    for (let t = 0; t < nc; t++) sub.data[i * nc + t] = this.rowA[cols[t]!]!;
+    for (let t = 0; t < nc; t++) sub.data[i * nc + t] = this.aMoved[t]!;
     return this.finishLoss(sub, nc);
   }
 
@@ -394,7 +415,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     const W = net.weights(this.theta0, l + 1);
     const a = this.gather(this.base.A[l]!, nc, this.aBuf[l]!);
     const cols = this.cols;
-    for (let t = 0; t < nc; t++) a.data[i * nc + t] = this.rowA[cols[t]!]!;
+    for (let t = 0; t < nc; t++) a.data[i * nc + t] = this.aMoved[t]!;
     const z = matmul(W, a, net.bias(this.theta0, l + 1), new Tensor(W.rows, nc, this.zBuf[l + 1]!.subarray(0, W.rows * nc)));
     return l + 1 === net.layerCount ? z : this.activateSub(l + 1, z, nc);
   }
