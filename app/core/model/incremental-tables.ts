@@ -80,21 +80,22 @@ export class IncrementalTables {
       const m = this.m;
       const offsets = new Int32Array(Z.rows + 1);
       const gaps = new Float64Array(Z.rows);
+      const all = new Int32Array(Z.size);
+      const zd = Z.data;
       let total = 0;
       for (let i = 0; i < Z.rows; i++) {
         let gap = Infinity;
         for (let c = 0; c < m; c++) {
-          const z = Z.data[i * m + c]!;
-          if (z > 0) total++;
-          else if (-z < gap || z !== z) gap = z !== z ? -Infinity : -z;
+          const z = zd[i * m + c]!;
+          // Branch-free: whether a unit is active is a coin toss per example.
+          all[total] = c;
+          total += z > 0 ? 1 : 0;
+          gap = z > 0 || -z >= gap ? gap : z !== z ? -Infinity : -z;
         }
         gaps[i] = gap;
         offsets[i + 1] = total;
       }
-      const active = new Int32Array(total);
-      let t = 0;
-      for (let i = 0; i < Z.rows; i++) for (let c = 0; c < m; c++) if (Z.data[i * m + c]! > 0) active[t++] = c;
-      s = { offsets, active, gaps };
+      s = { offsets, active: all.slice(0, total), gaps };
       this.splits[l] = s;
     }
     return s;
