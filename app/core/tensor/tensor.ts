@@ -129,7 +129,9 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor, out?: Tensor): Tenso
 /**
  * out = A·Bᵀ·scale (dW = dZ·A_prevᵀ/m without materialising the transpose). Each
  * entry is one dot product summed in p order; four of them run side by side so
- * the additions overlap instead of waiting on one another.
+ * the additions overlap instead of waiting on one another. A last block of fewer
+ * than four repeats its last row instead of taking a separate loop (which V8 would
+ * first meet only after optimising this one, and deoptimise for).
  */
 export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
   assertShape(a.cols === b.cols, `matmulTransB: ${a.rows}x${a.cols} · (${b.rows}x${b.cols})ᵀ do not align`);
@@ -142,12 +144,11 @@ export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
   const C = res.data;
   for (let i = 0; i < m; i++) {
     const aOff = i * k;
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
+    for (let j = 0; j < n; j += 4) {
       const o0 = j * k;
-      const o1 = o0 + k;
-      const o2 = o1 + k;
-      const o3 = o2 + k;
+      const o1 = Math.min(j + 1, n - 1) * k;
+      const o2 = Math.min(j + 2, n - 1) * k;
+      const o3 = Math.min(j + 3, n - 1) * k;
       let s0 = 0;
       let s1 = 0;
       let s2 = 0;
@@ -159,15 +160,11 @@ export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
         s2 += x * B[o2 + p]!;
         s3 += x * B[o3 + p]!;
       }
-      C[i * n + j] = s0 * scale;
-      C[i * n + j + 1] = s1 * scale;
-      C[i * n + j + 2] = s2 * scale;
-      C[i * n + j + 3] = s3 * scale;
-    }
-    for (; j < n; j++) {
-      let s = 0;
-      for (let p = 0; p < k; p++) s += A[aOff + p]! * B[j * k + p]!;
-      C[i * n + j] = s * scale;
+      const c = i * n + j;
+      C[c] = s0 * scale;
+      if (j + 1 < n) C[c + 1] = s1 * scale;
+      if (j + 2 < n) C[c + 2] = s2 * scale;
+      if (j + 3 < n) C[c + 3] = s3 * scale;
     }
   }
   return res;
