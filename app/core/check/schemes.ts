@@ -25,28 +25,40 @@ export interface EntryEstimate {
  * `(J_plus - J_minus) / (2 * epsilon)`.
  */
 export function estimateEntry(ev: CostEvaluator, index: number, scheme: Scheme, epsilon: number): EntryEstimate {
-  let kinks = 0;
-  const at = (delta: number): number => {
-    const j = ev.costAtEntry(index, delta);
-    kinks += ev.kinks;
-    return j;
-  };
+  const value = new Float64Array(1);
+  const kinks = new Uint32Array(1);
+  estimateInto(ev, index, scheme, epsilon, value, kinks, 0);
+  return { value: value[0]!, kinks: kinks[0]! };
+}
+
+/** estimateEntry written into approx[at] and kinks[at]: the sweep's inner loop, which allocates nothing. */
+function estimateInto(ev: CostEvaluator, index: number, scheme: Scheme, epsilon: number, approx: Float64Array, kinks: Uint32Array, at: number): void {
   switch (scheme) {
     case 'forward': {
-      const jp = at(epsilon);
-      return { value: (jp - ev.baseCost) / epsilon, kinks };
+      const jp = ev.costAtEntry(index, epsilon);
+      approx[at] = (jp - ev.baseCost) / epsilon;
+      kinks[at] = ev.kinks;
+      return;
     }
     case 'central': {
-      const jp = at(epsilon);
-      const jm = at(-epsilon);
-      return { value: (jp - jm) / (2 * epsilon), kinks };
+      const jp = ev.costAtEntry(index, epsilon);
+      const kp = ev.kinks;
+      const jm = ev.costAtEntry(index, -epsilon);
+      approx[at] = (jp - jm) / (2 * epsilon);
+      kinks[at] = kp + ev.kinks;
+      return;
     }
     case 'five-point': {
-      const jp2 = at(2 * epsilon);
-      const jp = at(epsilon);
-      const jm = at(-epsilon);
-      const jm2 = at(-2 * epsilon);
-      return { value: (jm2 - 8 * jm + 8 * jp - jp2) / (12 * epsilon), kinks };
+      const jp2 = ev.costAtEntry(index, 2 * epsilon);
+      let k = ev.kinks;
+      const jp = ev.costAtEntry(index, epsilon);
+      k += ev.kinks;
+      const jm = ev.costAtEntry(index, -epsilon);
+      k += ev.kinks;
+      const jm2 = ev.costAtEntry(index, -2 * epsilon);
+      approx[at] = (jm2 - 8 * jm + 8 * jp - jp2) / (12 * epsilon);
+      kinks[at] = k + ev.kinks;
+      return;
     }
   }
 }
@@ -61,21 +73,13 @@ export function estimateRange(
   approx: Float64Array,
   kinks: Uint32Array,
 ): void {
-  for (let i = start; i < end; i++) {
-    const e = estimateEntry(ev, i, scheme, epsilon);
-    approx[i - start] = e.value;
-    kinks[i - start] = e.kinks;
-  }
+  for (let i = start; i < end; i++) estimateInto(ev, i, scheme, epsilon, approx, kinks, i - start);
 }
 
 /** Estimates of `indices` at step `epsilon`, in that order, with their kink counts. */
 export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): { approx: Float64Array; kinks: Uint32Array } {
   const approx = new Float64Array(indices.length);
   const kinks = new Uint32Array(indices.length);
-  indices.forEach((i, j) => {
-    const e = estimateEntry(ev, i, scheme, epsilon);
-    approx[j] = e.value;
-    kinks[j] = e.kinks;
-  });
+  indices.forEach((i, j) => estimateInto(ev, i, scheme, epsilon, approx, kinks, j));
   return { approx, kinks };
 }

@@ -141,6 +141,9 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly outQ: Float64Array | undefined;
   private readonly outSign: Float64Array | undefined;
   private readonly tables: IncrementalTables;
+  /** W_l and b_l at θ₀ (views into it), by layer, made once rather than per evaluation. */
+  private readonly W: Tensor[];
+  private readonly b: Tensor[];
 
   /** `base`: the forward pass at θ₀ when it is already known (computed once, shared by every worker). */
   constructor(
@@ -151,6 +154,8 @@ export class IncrementalEvaluator implements CostEvaluator {
   ) {
     this.base = base ?? net.forward(theta0, data);
     this.tables = new IncrementalTables(net, theta0, this.base);
+    this.W = [Tensor.zeros(0, 0), ...net.spec.layers.map((_, q) => net.weights(theta0, q + 1))];
+    this.b = [Tensor.zeros(0, 0), ...net.spec.layers.map((_, q) => net.bias(theta0, q + 1))];
     this.baseCost = this.base.cost;
     this.m = data.X.cols;
     const L = net.layerCount;
@@ -412,11 +417,11 @@ export class IncrementalEvaluator implements CostEvaluator {
   /** Narrow layer l+1: the same dot products as the full pass, on the changed columns; returns A_{l+1} there. */
   private narrowNext(l: number, i: number, nc: number): Tensor {
     const net = this.net;
-    const W = net.weights(this.theta0, l + 1);
+    const W = this.W[l + 1]!;
     const a = this.gather(this.base.A[l]!, nc, this.aBuf[l]!);
     const cols = this.cols;
     for (let t = 0; t < nc; t++) a.data[i * nc + t] = this.aMoved[t]!;
-    const z = matmul(W, a, net.bias(this.theta0, l + 1), new Tensor(W.rows, nc, this.zBuf[l + 1]!.subarray(0, W.rows * nc)));
+    const z = matmul(W, a, this.b[l + 1]!, new Tensor(W.rows, nc, this.zBuf[l + 1]!.subarray(0, W.rows * nc)));
     return l + 1 === net.layerCount ? z : this.activateSub(l + 1, z, nc);
   }
 
@@ -427,7 +432,7 @@ export class IncrementalEvaluator implements CostEvaluator {
    */
   private rankOneNext(l: number, i: number, nc: number): Tensor {
     const net = this.net;
-    const W = net.weights(this.theta0, l + 1);
+    const W = this.W[l + 1]!;
     const next = net.spec.layers[l]!;
     const aBuf = this.aBuf[l + 1]!;
     const zBuf = this.zBuf[l + 1]!;
@@ -470,8 +475,8 @@ export class IncrementalEvaluator implements CostEvaluator {
     const L = net.layerCount;
     let sub = values;
     for (let p = q + 1; p <= L; p++) {
-      const W = net.weights(this.theta0, p);
-      const z = matmul(W, sub, net.bias(this.theta0, p), new Tensor(W.rows, nc, this.zBuf[p]!.subarray(0, W.rows * nc)));
+      const W = this.W[p]!;
+      const z = matmul(W, sub, this.b[p]!, new Tensor(W.rows, nc, this.zBuf[p]!.subarray(0, W.rows * nc)));
       sub = p === L ? z : this.activateSub(p, z, nc);
     }
     return this.lossOfOutput(sub, nc);
@@ -553,10 +558,10 @@ export class IncrementalEvaluator implements CostEvaluator {
   private rankOneIntoOutput(l: number, i: number, nc: number): Tensor {
     const net = this.net;
     const L = l + 2;
-    const W = net.weights(this.theta0, l + 1);
+    const W = this.W[l + 1]!;
     const R = W.rows;
-    const WL = net.weights(this.theta0, L);
-    const bL = net.bias(this.theta0, L).data;
+    const WL = this.W[L]!;
+    const bL = this.b[L]!.data;
     const K = WL.rows;
     const wl = WL.data;
     const layer = net.spec.layers[l]!;
@@ -637,8 +642,8 @@ export class IncrementalEvaluator implements CostEvaluator {
    * (Σ_p W[i,p]·A[p,c], zero weights skipped, then + b[i]): bit-identical to it.
    */
   private replayRow(l: number, i: number, index: number, delta: number, rowZ: Float64Array): void {
-    const W = this.net.weights(this.theta0, l);
-    const b = this.net.bias(this.theta0, l);
+    const W = this.W[l]!;
+    const b = this.b[l]!;
     const prev = this.base.A[l - 1]!.data;
     const m = this.m;
     const wOff = this.net.groups[2 * (l - 1)]!.offset + i * W.cols;
