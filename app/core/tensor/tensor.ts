@@ -127,45 +127,17 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor, out?: Tensor): Tenso
 }
 
 /**
- * out = A·Bᵀ·scale (dW = dZ·A_prevᵀ/m without materialising the transpose). Each
- * entry is one dot product summed in p order; four of them run side by side so
- * the additions overlap instead of waiting on one another. A last block of fewer
- * than four repeats its last row instead of taking a separate loop (which V8 would
- * first meet only after optimising this one, and deoptimise for).
+ * out = A·Bᵀ·scale (dW = dZ·A_prevᵀ/m): Bᵀ made once, then the same kernel as
+ * matmul, so each entry is Σ_p A[i,p]·B[j,p] summed in p order, zero A[i,p]
+ * skipped (ReLU's dZ is half zeros). One kernel for the whole backward pass also
+ * means one for V8 to compile in a fresh worker.
  */
 export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
   assertShape(a.cols === b.cols, `matmulTransB: ${a.rows}x${a.cols} · (${b.rows}x${b.cols})ᵀ do not align`);
-  const m = a.rows;
-  const n = b.rows;
-  const k = a.cols;
-  const res = Tensor.zeros(m, n);
-  const A = a.data;
-  const B = b.data;
-  const C = res.data;
-  for (let i = 0; i < m; i++) {
-    const aOff = i * k;
-    for (let j = 0; j < n; j += 4) {
-      const o0 = j * k;
-      const o1 = Math.min(j + 1, n - 1) * k;
-      const o2 = Math.min(j + 2, n - 1) * k;
-      const o3 = Math.min(j + 3, n - 1) * k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let p = 0; p < k; p++) {
-        const x = A[aOff + p]!;
-        s0 += x * B[o0 + p]!;
-        s1 += x * B[o1 + p]!;
-        s2 += x * B[o2 + p]!;
-        s3 += x * B[o3 + p]!;
-      }
-      const c = i * n + j;
-      C[c] = s0 * scale;
-      if (j + 1 < n) C[c + 1] = s1 * scale;
-      if (j + 2 < n) C[c + 2] = s2 * scale;
-      if (j + 3 < n) C[c + 3] = s3 * scale;
-    }
+  const res = matmul(a, b.transpose());
+  if (scale !== 1) {
+    const C = res.data;
+    for (let i = 0; i < C.length; i++) C[i] = C[i]! * scale;
   }
   return res;
 }
