@@ -9,7 +9,7 @@ Weights and data are drawn with the same recipe as GradProof's `mlp:` models and
 
 Usage: numpy_peer.py --widths 30,64,32,1 --rows 2048 [--seed 1] [--epsilon 1e-7]
                      [--sample K] [--notebook]
-Prints one JSON object: seconds (the loop only), evaluations, evaluations per
+Prints one JSON object: seconds (forward, backward and the loop), evaluations, evaluations per
 second, peak RSS, the difference, and for --sample the sampled entries' estimates.
 """
 import argparse
@@ -106,6 +106,8 @@ def main():
             o += n
         return out
 
+    # Timed as GradProof is timed: the gradient under audit, then the sweep.
+    t0 = time.perf_counter()
     cost, cache = forward_propagation_n(X, Y, params, L)
     gradients = backward_propagation_n(X, Y, params, cache, L)
     if a.buggy:
@@ -118,7 +120,7 @@ def main():
     entries = list(entries)
     gradapprox = np.zeros((len(entries), 1))
     epsilon = a.epsilon
-    t0 = time.perf_counter()
+    t_loop = time.perf_counter()
     for j, i in enumerate(entries):
         thetaplus = np.copy(parameters_values)
         thetaplus[i][0] = thetaplus[i][0] + epsilon
@@ -127,7 +129,10 @@ def main():
         thetaminus[i][0] = thetaminus[i][0] - epsilon
         J_minus, _ = forward_propagation_n(X, Y, vector_to_dictionary(thetaminus), L)
         gradapprox[j] = (J_plus - J_minus) / (2 * epsilon)
-    seconds = time.perf_counter() - t0
+    t_end = time.perf_counter()
+    seconds = t_end - t0
+    # A sample's loop is scaled to every entry; the gradient is taken once either way.
+    seconds_for_all = (t_loop - t0) + (t_end - t_loop) * n / len(entries)
     g = grad[entries]
     difference = float(np.linalg.norm(g - gradapprox) / (np.linalg.norm(g) + np.linalg.norm(gradapprox)))
     evaluations = 2 * len(entries)
@@ -145,7 +150,7 @@ def main():
         "seconds": seconds,
         "evaluations": evaluations,
         "evaluationsPerSecond": evaluations / seconds,
-        "secondsForAll": seconds * n / len(entries),
+        "secondsForAll": seconds_for_all,
         "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "difference": difference,
         "sampleDifference": sample_difference,

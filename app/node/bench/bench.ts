@@ -8,6 +8,9 @@
  *   (b) GradProof, full evaluation, 1 worker
  *   (c) GradProof, incremental evaluation, 1 worker
  *   (d) GradProof, incremental evaluation, all workers
+ *
+ * Options: --repeat N (timed runs of (a), (c), (d), interleaved; the median is
+ * reported; default 3), --only notebook|fraud|wide.
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -28,9 +31,12 @@ interface Measured {
   peakRssMiB: number;
   difference: number;
   sampleDifference?: number;
+  /** Seconds of every timed run, when repeated. */
+  runs?: number[];
 }
 
 interface ModelCase {
+  key: string;
   title: string;
   model: string;
   data: string;
@@ -49,9 +55,9 @@ const root = projectRoot(here);
 const workers = availableParallelism();
 
 const cases: ModelCase[] = [
-  { title: 'notebook case, 4→5→3→1 on 3 examples', model: 'builtin:notebook-fraud', data: 'builtin:notebook-case', numpy: ['--notebook'], numpySample: 0, fullSample: 0 },
-  { title: 'fraud MLP 30→64→32→1 on 2,048 rows', model: 'mlp:30,64,32,1', data: 'random:2048', numpy: ['--widths', '30,64,32,1', '--rows', '2048'], numpySample: 0, fullSample: 512 },
-  { title: 'wide MLP 30→256→256→1 on 1,024 rows', model: 'mlp:30,256,256,1', data: 'random:1024', numpy: ['--widths', '30,256,256,1', '--rows', '1024'], numpySample: 512, fullSample: 64 },
+  { key: 'notebook', title: 'notebook case, 4→5→3→1 on 3 examples', model: 'builtin:notebook-fraud', data: 'builtin:notebook-case', numpy: ['--notebook'], numpySample: 0, fullSample: 0 },
+  { key: 'fraud', title: 'fraud MLP 30→64→32→1 on 2,048 rows', model: 'mlp:30,64,32,1', data: 'random:2048', numpy: ['--widths', '30,64,32,1', '--rows', '2048'], numpySample: 0, fullSample: 512 },
+  { key: 'wide', title: 'wide MLP 30→256→256→1 on 1,024 rows', model: 'mlp:30,256,256,1', data: 'random:1024', numpy: ['--widths', '30,256,256,1', '--rows', '1024'], numpySample: 512, fullSample: 64 },
 ];
 
 function run(cmd: string, args: string[], label: string): Measured {
@@ -76,6 +82,37 @@ function fmt(x: number, digits = 3): string {
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toPrecision(digits);
 }
 
+/** `--repeat N` (default 3): timed runs of each fast configuration, interleaved; `--only NAME` picks one model. */
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\nUsage: npm run bench -- [--repeat N] [--only ${cases.map((c) => c.key).join('|')}]\n`);
+  process.exit(2);
+}
+const repeat = Number(option('--repeat') ?? 3);
+const only = option('--only');
+if (!Number.isInteger(repeat) || repeat < 1) usage(`--repeat ${option('--repeat')}: give a whole number of runs, 1 or more`);
+const chosen = only ? cases.filter((c) => c.key === only) : cases;
+if (chosen.length === 0) usage(`--only ${only}: no such model; choose one of ${cases.map((c) => c.key).join(', ')}`);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Runs `make` `repeat` times per label, interleaved so that a slow spell of the machine falls on every configuration alike, and keeps each label's median run. */
+function medianRuns(makers: (() => Measured)[]): Measured[] {
+  const runs: Measured[][] = makers.map(() => []);
+  for (let r = 0; r < repeat; r++) makers.forEach((make, j) => runs[j]!.push(make()));
+  return runs.map((rs) => {
+    const mid = median(rs.map((x) => x.secondsForAll));
+    const pick = rs.reduce((best, x) => (Math.abs(x.secondsForAll - mid) < Math.abs(best.secondsForAll - mid) ? x : best));
+    return { ...pick, secondsForAll: mid, evaluationsPerSecond: (pick.evaluationsPerSecond * pick.secondsForAll) / mid, runs: rs.map((x) => x.secondsForAll) };
+  });
+}
+
 const lines: string[] = [];
 const say = (s = ''): void => {
   lines.push(s);
@@ -83,16 +120,19 @@ const say = (s = ''): void => {
 };
 let disagreements = 0;
 say(`GradProof benchmark: ${new Date().toISOString()}, node ${process.version}, ${workers} cores, ε = 1e-7, central differences, backward with the notebook's bugs (W2 ×2, b1 ×4)`);
-for (const c of cases) {
+say(`Each side is timed from the start of its check to its end: the gradient under audit and the sweep (for GradProof also starting and stopping its worker threads). (a), (c) and (d) are the median of ${repeat} interleaved runs; (b), the slow reference, runs once.`);
+for (const c of chosen) {
   say();
   say(`## ${c.title}`);
   const rows: Measured[] = [];
   const k = compareOn(c);
   const numpyArgs = [path.join(root, 'scripts', 'bench', 'numpy_peer.py'), ...c.numpy, '--buggy', ...(c.numpySample ? ['--sample', String(c.numpySample)] : []), ...(k ? ['--compare-on', String(k)] : [])];
-  rows.push(run('python3', numpyArgs, '(a) numpy, notebook loop'));
-  rows.push(gradproof(c, 'full', 1, c.fullSample, '(b) GradProof full, 1 worker'));
-  rows.push(gradproof(c, 'incremental', 1, 0, '(c) GradProof incremental, 1 worker'));
-  rows.push(gradproof(c, 'incremental', workers, 0, `(d) GradProof incremental, ${workers} workers`));
+  const [numpy, one, all] = medianRuns([
+    () => run('python3', numpyArgs, '(a) numpy, notebook loop'),
+    () => gradproof(c, 'incremental', 1, 0, '(c) GradProof incremental, 1 worker'),
+    () => gradproof(c, 'incremental', workers, 0, `(d) GradProof incremental, ${workers} workers`),
+  ]);
+  rows.push(numpy!, gradproof(c, 'full', 1, c.fullSample, '(b) GradProof full, 1 worker'), one!, all!);
   const peer = rows[0]!;
   say(`${rows[0]!.parameters.toLocaleString('en-US')} parameters, ${(2 * rows[0]!.parameters).toLocaleString('en-US')} evaluations for a full sweep`);
   say('| run | entries timed | seconds (full sweep) | evaluations/s | peak RSS MiB | × numpy | difference |');
@@ -102,6 +142,7 @@ for (const c of cases) {
     const timed = r.sampled ? `${r.entries} (scaled)` : `${r.entries} (all)`;
     say(`| ${r.label} | ${timed} | ${fmt(r.secondsForAll)} | ${fmt(r.evaluationsPerSecond)} | ${fmt(r.peakRssMiB)} | ${r === peer ? '1' : fmt(peer.secondsForAll / r.secondsForAll)} | ${diff.toPrecision(10)} |`);
   }
+  if (repeat > 1) say(`runs (s): ${rows.filter((r) => r.runs).map((r) => `${r.label.slice(0, 3)} ${r.runs!.map((x) => fmt(x)).join(', ')}`).join('; ')}`);
   const diffs = rows.map((r) => (k ? r.sampleDifference! : r.difference));
   const spread = Math.max(...diffs) - Math.min(...diffs);
   // Full passes round differently (BLAS order, rank-one updates): six significant digits.
