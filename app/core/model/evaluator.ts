@@ -2,7 +2,7 @@ import { Tensor, matmul } from '../tensor/tensor.js';
 import { DEFAULT_LEAKY_ALPHA, activate, hasKink } from './activations.js';
 import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
-import { IncrementalTables, type SplitTable } from './incremental-tables.js';
+import { type ArrayAllocator, HEAP, IncrementalTables, type SplitTable } from './incremental-tables.js';
 import { type Activation, groupOf } from './spec.js';
 
 /**
@@ -58,7 +58,7 @@ export class FullEvaluator implements CostEvaluator {
   readonly baseCost: number;
   kinks = 0;
   private readonly work: Float64Array;
-  private readonly base: ForwardCache;
+  protected readonly base: ForwardCache;
 
   constructor(
     private readonly net: Network,
@@ -113,69 +113,73 @@ export class FullEvaluator implements CostEvaluator {
 export class IncrementalEvaluator implements CostEvaluator {
   readonly baseCost: number;
   kinks = 0;
-  private readonly base: ForwardCache;
-  private readonly baseLosses: Float64Array;
-  private readonly baseLossSum: number;
+  protected readonly base: ForwardCache;
+  protected readonly baseLosses: Float64Array;
+  protected readonly baseLossSum: number;
   /** Every layer narrow enough to replay: results equal the full pass bit for bit. */
-  private readonly exact: boolean;
-  private readonly m: number;
+  protected readonly exact: boolean;
+  protected readonly m: number;
   private readonly rowZ: Float64Array;
   private readonly rowA: Float64Array;
   /** New activations A_l[i,c] of the changed examples, in `cols` order. */
   private readonly aMoved: Float64Array;
-  private readonly cols: Int32Array;
+  protected readonly cols: Int32Array;
   private readonly losses: Float64Array;
   private readonly subLosses: Float64Array;
   private full: FullEvaluator | undefined;
-  private readonly dA: Float64Array;
-  private readonly ones: Float64Array;
-  private readonly zBuf: Float64Array[];
+  protected readonly dA: Float64Array;
+  protected readonly ones: Float64Array;
+  protected readonly zBuf: Float64Array[];
   private readonly aBuf: Float64Array[];
   private readonly yBuf: Float64Array;
-  private readonly wcol: Float64Array;
+  protected readonly wcol: Float64Array;
   private readonly aTmp: Float64Array;
   /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
-  private readonly paths: ({ replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined)[];
+  protected readonly paths: ({ replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined)[];
   /** One sigmoid output with binary cross-entropy: the fused tail applies. */
   private readonly sigmoidCrossEntropy: boolean;
-  private readonly outQ: Float64Array | undefined;
-  private readonly outSign: Float64Array | undefined;
-  private readonly tables: IncrementalTables;
+  protected readonly outQ: Float64Array | undefined;
+  protected readonly outSign: Float64Array | undefined;
+  protected readonly tables: IncrementalTables;
   /** W_l and b_l at θ₀ (views into it), by layer, made once rather than per evaluation. */
-  private readonly W: Tensor[];
-  private readonly b: Tensor[];
+  protected readonly W: Tensor[];
+  protected readonly b: Tensor[];
 
-  /** `base`: the forward pass at θ₀ when it is already known (computed once, shared by every worker). */
+  /**
+   * `base`: the forward pass at θ₀ when it is already known (computed once, shared by
+   * every worker); `alloc`: where the arrays the inner loops read are made.
+   */
   constructor(
-    private readonly net: Network,
+    protected readonly net: Network,
     readonly theta0: Float64Array,
-    private readonly data: Dataset,
+    protected readonly data: Dataset,
     base?: ForwardCache,
+    alloc: ArrayAllocator = HEAP,
   ) {
     this.base = base ?? net.forward(theta0, data);
-    this.tables = new IncrementalTables(net, theta0, this.base);
+    this.tables = new IncrementalTables(net, theta0, this.base, alloc);
     this.W = [Tensor.zeros(0, 0), ...net.spec.layers.map((_, q) => net.weights(theta0, q + 1))];
     this.b = [Tensor.zeros(0, 0), ...net.spec.layers.map((_, q) => net.bias(theta0, q + 1))];
     this.baseCost = this.base.cost;
     this.m = data.X.cols;
     const L = net.layerCount;
-    this.baseLosses = new Float64Array(this.m);
+    this.baseLosses = alloc.f64(this.m);
     exampleLosses(net.spec.loss, this.base.A[L]!, data.Y, this.baseLosses);
     this.baseLossSum = this.baseLosses.reduce((a, b) => a + b, 0);
     this.exact = net.spec.layers.every((_, q) => net.weights(theta0, q + 1).cols <= EXACT_REPLAY_MAX_FANIN);
     this.rowZ = new Float64Array(this.m);
     this.rowA = new Float64Array(this.m);
     this.aMoved = new Float64Array(this.m);
-    this.cols = new Int32Array(this.m);
+    this.cols = alloc.i32(this.m);
     this.losses = new Float64Array(this.m);
     this.subLosses = new Float64Array(this.m);
-    this.dA = new Float64Array(this.m);
-    this.ones = new Float64Array(this.m).fill(1);
+    this.dA = alloc.f64(this.m);
+    this.ones = alloc.f64(this.m).fill(1);
     // Work buffers per layer, sized for all examples, reused by every evaluation.
-    this.zBuf = this.base.Z.map((z) => new Float64Array(z.rows * this.m));
+    this.zBuf = this.base.Z.map((z) => alloc.f64(z.rows * this.m));
     this.aBuf = this.base.A.map((a) => new Float64Array(a.rows * this.m));
     this.yBuf = new Float64Array(data.Y.rows * this.m);
-    this.wcol = new Float64Array(Math.max(...net.spec.layers.map((x) => x.units)));
+    this.wcol = alloc.f64(Math.max(...net.spec.layers.map((x) => x.units)));
     const layers = net.spec.layers;
     this.paths = [undefined, ...layers.map((layer, q) => {
       const l = q + 1;
@@ -200,8 +204,8 @@ export class IncrementalEvaluator implements CostEvaluator {
       // the series in sigmoidCrossEntropyCost; s = 0 marks a soft label.
       const z = this.base.Z[L]!.data;
       const y = data.Y.data;
-      this.outQ = new Float64Array(this.m);
-      this.outSign = new Float64Array(this.m);
+      this.outQ = alloc.f64(this.m);
+      this.outSign = alloc.f64(this.m);
       for (let c = 0; c < this.m; c++) {
         const hard = y[c] === 0 || y[c] === 1;
         this.outSign[c] = !hard ? 0 : y[c] === 1 ? -1 : 1;

@@ -1,6 +1,18 @@
 import { DEFAULT_LEAKY_ALPHA } from './activations.js';
 import type { ForwardCache, Network } from './network.js';
 
+/**
+ * Where the incremental evaluator keeps the arrays its inner loops read: ordinary
+ * typed arrays by default, or views into one WebAssembly memory so that compiled
+ * kernels can read them too (app/node/sweep/wasm-evaluator.ts).
+ */
+export interface ArrayAllocator {
+  f64(length: number): Float64Array;
+  i32(length: number): Int32Array;
+}
+
+export const HEAP: ArrayAllocator = { f64: (n) => new Float64Array(n), i32: (n) => new Int32Array(n) };
+
 /** Memory allowed for the linear regions of one layer's units. */
 export const REGION_TABLE_BYTES = 64 << 20;
 
@@ -43,6 +55,7 @@ export class IncrementalTables {
     private readonly net: Network,
     private readonly theta0: Float64Array,
     private readonly base: ForwardCache,
+    private readonly alloc: ArrayAllocator = HEAP,
   ) {
     this.m = base.A[0]!.cols;
     const slots = net.layerCount + 1;
@@ -80,7 +93,7 @@ export class IncrementalTables {
       const m = this.m;
       const offsets = new Int32Array(Z.rows + 1);
       const gaps = new Float64Array(Z.rows);
-      const all = new Int32Array(Z.size);
+      const all = this.alloc.i32(Z.size);
       const zd = Z.data;
       let total = 0;
       for (let i = 0; i < Z.rows; i++) {
@@ -95,7 +108,7 @@ export class IncrementalTables {
         gaps[i] = gap;
         offsets[i + 1] = total;
       }
-      s = { offsets, active: all.slice(0, total), gaps };
+      s = { offsets, active: all.subarray(0, total), gaps };
       this.splits[l] = s;
     }
     return s;
@@ -106,7 +119,7 @@ export class IncrementalTables {
     let t = this.zT[l];
     if (!t) {
       const z = this.base.Z[l]!;
-      t = new Float64Array(z.size);
+      t = this.alloc.f64(z.size);
       for (let r = 0; r < z.rows; r++) for (let c = 0; c < z.cols; c++) t[c * z.rows + r] = z.data[r * z.cols + c]!;
       this.zT[l] = t;
     }
@@ -134,7 +147,7 @@ export class IncrementalTables {
     const K = this.base.Z[this.net.layerCount]!.rows;
     if (!table) {
       const slots = this.regionBytes(l) <= REGION_TABLE_BYTES ? this.base.Z[l]!.rows : 1;
-      table = { margin: new Float64Array(slots * m), slope: new Float64Array(slots * K * m), owner: new Int32Array(slots).fill(-1) };
+      table = { margin: this.alloc.f64(slots * m), slope: this.alloc.f64(slots * K * m), owner: new Int32Array(slots).fill(-1) };
       this.regions[l] = table;
     }
     const slot = table.owner.length === 1 ? 0 : i;

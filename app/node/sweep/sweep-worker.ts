@@ -4,6 +4,7 @@ import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.
 import { type Dataset, type ForwardCache, Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';
 import type { SharedMatrix, SweepTask, SweepTaskResult } from './shard-task.js';
+import { WasmIncrementalEvaluator } from './wasm-evaluator.js';
 
 let current: { key: string; net: Network; evaluator: CostEvaluator; theta: Float64Array; data: Dataset; base: ForwardCache } | undefined;
 
@@ -19,7 +20,9 @@ function contextFor(task: SweepTask): NonNullable<typeof current> {
     const local = (m: SharedMatrix): Tensor => new Tensor(m.rows, m.cols, m.data.slice());
     const base = { cost: task.base.cost, Z: [data.X, ...task.base.Z.map(local)], A: [data.X, ...task.base.A.map(local)] };
     const theta = task.theta.slice();
-    current = { key: task.jobKey, net, evaluator: createEvaluator(task.evaluation, net, theta, data, base), theta, data, base };
+    // Incremental evaluation runs its inner loops in WebAssembly where the model's shape allows.
+    const evaluator = task.evaluation === 'incremental' ? WasmIncrementalEvaluator.create(net, theta, data, base) : createEvaluator(task.evaluation, net, theta, data, base);
+    current = { key: task.jobKey, net, evaluator, theta, data, base };
   }
   return current;
 }

@@ -1,0 +1,171 @@
+;; GradProof's sweep kernels: the incremental evaluator's innermost loops for the
+;; common shape (ReLU hidden layers, one sigmoid output, binary cross-entropy), as
+;; WebAssembly. Each function is a line-for-line port of its TypeScript original in
+;; app/core/model/evaluator.ts, with the same floating-point operations in the same
+;; order, so the results are the same bit for bit (tests/unit/wasm-kernels.test.ts).
+;; WebAssembly runs them at full speed from the first call: no warm-up in each new
+;; worker thread, and about twice the speed of the JavaScript loops.
+;;
+;; Pointers are byte offsets into the imported memory; f64 arrays are 8-byte, i32
+;; arrays 4-byte aligned. Built into kernels-wasm.ts by scripts/build-wasm.mjs.
+(module
+  (import "env" "memory" (memory 1))
+  (import "math" "exp" (func $exp (param f64) (result f64)))
+  (import "math" "log" (func $log (param f64) (result f64)))
+
+  ;; Kinks counted by the last moveActive / reluIntoSingleOutput.
+  (global $kinks (export "kinks") (mut i32) (i32.const 0))
+
+  ;; IncrementalEvaluator.moveActive: a ReLU row moved by a rank-one step, over the
+  ;; unit's active examples active[from … to) (all with zb > 0, so A = zb). Writes the
+  ;; changed examples to cols/dA; returns their count; kinks = those pushed to z ≤ 0.
+  (func (export "moveActive")
+    (param $active i32) (param $from i32) (param $to i32) (param $zl i32) (param $prev i32)
+    (param $step f64) (param $cols i32) (param $dA i32) (result i32)
+    (local $t i32) (local $c i32) (local $zb f64) (local $z f64) (local $a f64) (local $nc i32) (local $k i32)
+    (local.set $t (local.get $from))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_s (local.get $t) (local.get $to)))
+        (local.set $c (i32.load (i32.add (local.get $active) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $zb (f64.load (i32.add (local.get $zl) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $z
+          (f64.add (local.get $zb)
+            (f64.mul (local.get $step) (f64.load (i32.add (local.get $prev) (i32.shl (local.get $c) (i32.const 3)))))))
+        ;; a = z > 0 ? z : 0; kinks += z > 0 ? 0 : 1
+        (local.set $a (select (local.get $z) (f64.const 0) (f64.gt (local.get $z) (f64.const 0))))
+        (local.set $k (i32.add (local.get $k) (i32.eqz (f64.gt (local.get $z) (f64.const 0)))))
+        (i32.store (i32.add (local.get $cols) (i32.shl (local.get $nc) (i32.const 2))) (local.get $c))
+        (f64.store (i32.add (local.get $dA) (i32.shl (local.get $nc) (i32.const 3))) (f64.sub (local.get $a) (local.get $zb)))
+        (local.set $nc (i32.add (local.get $nc) (f64.ne (local.get $a) (local.get $zb))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next)))
+    (global.set $kinks (local.get $k))
+    (local.get $nc))
+
+  ;; reluIntoSingleOutput: per changed example c = cols[t] with ΔA d = dA[t], the
+  ;; output pre-activation: ZL[c] + d·slope[c] inside the linear region, else the R
+  ;; pre-activations of layer l+1 (example-major Zt) updated, kink-counted, ReLU'd and
+  ;; folded into the output in matmul's order. Returns the kinks.
+  (func (export "reluIntoSingleOutput")
+    (param $nc i32) (param $cols i32) (param $dA i32) (param $margin i32) (param $slope i32)
+    (param $ZL i32) (param $Zt i32) (param $R i32) (param $wcol i32) (param $wl i32) (param $b f64) (param $zL i32)
+    (result i32)
+    (local $t i32) (local $c i32) (local $d f64) (local $base i32) (local $r i32) (local $acc f64)
+    (local $zb f64) (local $z f64) (local $k i32) (local $c8 i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_s (local.get $t) (local.get $nc)))
+        (local.set $c (i32.load (i32.add (local.get $cols) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $c8 (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $d (f64.load (i32.add (local.get $dA) (i32.shl (local.get $t) (i32.const 3)))))
+        (if (f64.lt (f64.abs (local.get $d)) (f64.mul (f64.const 0.5) (f64.load (i32.add (local.get $margin) (local.get $c8)))))
+          (then
+            (f64.store (i32.add (local.get $zL) (i32.shl (local.get $t) (i32.const 3)))
+              (f64.add (f64.load (i32.add (local.get $ZL) (local.get $c8)))
+                (f64.mul (local.get $d) (f64.load (i32.add (local.get $slope) (local.get $c8))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $next)))
+        (local.set $base (i32.add (local.get $Zt) (i32.shl (i32.mul (local.get $c) (local.get $R)) (i32.const 3))))
+        (local.set $acc (f64.const 0))
+        (local.set $r (i32.const 0))
+        (block $rows
+          (loop $row
+            (br_if $rows (i32.ge_s (local.get $r) (local.get $R)))
+            (local.set $zb (f64.load (i32.add (local.get $base) (i32.shl (local.get $r) (i32.const 3)))))
+            (local.set $z
+              (f64.add (local.get $zb)
+                (f64.mul (f64.load (i32.add (local.get $wcol) (i32.shl (local.get $r) (i32.const 3)))) (local.get $d))))
+            ;; if (zb·z <= 0 && zb !== z) kinks++
+            (local.set $k (i32.add (local.get $k)
+              (i32.and (f64.le (f64.mul (local.get $zb) (local.get $z)) (f64.const 0)) (f64.ne (local.get $zb) (local.get $z)))))
+            (local.set $acc (f64.add (local.get $acc)
+              (f64.mul (f64.load (i32.add (local.get $wl) (i32.shl (local.get $r) (i32.const 3)))) (f64.max (local.get $z) (f64.const 0)))))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $row)))
+        (f64.store (i32.add (local.get $zL) (i32.shl (local.get $t) (i32.const 3)))
+          (select (f64.add (local.get $acc) (local.get $b)) (local.get $acc) (f64.ne (local.get $b) (f64.const 0))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next)))
+    (global.set $kinks (local.get $k))
+    (local.get $k))
+
+  ;; rankOneNext with the output layer above (one unit): zL[t] = Zb[cols[t]] + w·dA[t].
+  (func (export "rankOneToOutput")
+    (param $nc i32) (param $cols i32) (param $dA i32) (param $Zb i32) (param $w f64) (param $zL i32)
+    (local $t i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_s (local.get $t) (local.get $nc)))
+        (f64.store (i32.add (local.get $zL) (i32.shl (local.get $t) (i32.const 3)))
+          (f64.add
+            (f64.load (i32.add (local.get $Zb) (i32.shl (i32.load (i32.add (local.get $cols) (i32.shl (local.get $t) (i32.const 2)))) (i32.const 3))))
+            (f64.mul (local.get $w) (f64.load (i32.add (local.get $dA) (i32.shl (local.get $t) (i32.const 3)))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next))))
+
+  ;; outputMoved: the output row moved by step·prev (prev = ones for a bias), the
+  ;; examples whose pre-activation changed collected with it into cols/zL.
+  (func (export "outputMoved")
+    (param $m i32) (param $zb i32) (param $prev i32) (param $step f64) (param $cols i32) (param $zL i32) (result i32)
+    (local $c i32) (local $nc i32) (local $z f64) (local $c8 i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_s (local.get $c) (local.get $m)))
+        (local.set $c8 (i32.shl (local.get $c) (i32.const 3)))
+        (local.set $z (f64.add (f64.load (i32.add (local.get $zb) (local.get $c8)))
+          (f64.mul (local.get $step) (f64.load (i32.add (local.get $prev) (local.get $c8))))))
+        (i32.store (i32.add (local.get $cols) (i32.shl (local.get $nc) (i32.const 2))) (local.get $c))
+        (f64.store (i32.add (local.get $zL) (i32.shl (local.get $nc) (i32.const 3))) (local.get $z))
+        (local.set $nc (i32.add (local.get $nc) (f64.ne (local.get $z) (f64.load (i32.add (local.get $zb) (local.get $c8))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+    (local.get $nc))
+
+  ;; sigmoidCrossEntropyCost's loop: Σ over the changed examples of the change of
+  ;; their loss, by the cubic series while |δ| ≤ 4e-6 with a 0/1 label, else exp and
+  ;; log at the new output, in t order.
+  (func (export "sigmoidCrossEntropyDelta")
+    (param $nc i32) (param $cols i32) (param $zL i32) (param $ZL i32) (param $q i32) (param $sign i32)
+    (param $Y i32) (param $base i32) (result f64)
+    (local $t i32) (local $c8 i32) (local $z f64) (local $d f64) (local $s f64) (local $x f64) (local $e f64)
+    (local $w f64) (local $a f64) (local $y f64) (local $loss f64) (local $delta f64)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_s (local.get $t) (local.get $nc)))
+        (local.set $c8 (i32.shl (i32.load (i32.add (local.get $cols) (i32.shl (local.get $t) (i32.const 2)))) (i32.const 3)))
+        (local.set $z (f64.load (i32.add (local.get $zL) (i32.shl (local.get $t) (i32.const 3)))))
+        (local.set $d (f64.sub (local.get $z) (f64.load (i32.add (local.get $ZL) (local.get $c8)))))
+        (local.set $s (f64.load (i32.add (local.get $sign) (local.get $c8))))
+        (if (i32.and (f64.ne (local.get $s) (f64.const 0)) (f64.le (f64.abs (local.get $d)) (f64.const 0x1.0c6f7a0b5ed8dp-18)))
+          (then
+            (local.set $x (f64.mul (local.get $s) (local.get $d)))
+            ;; e = x·(1 + x·(0.5 + x·(1/6)))
+            (local.set $e (f64.mul (local.get $x)
+              (f64.add (f64.const 1) (f64.mul (local.get $x)
+                (f64.add (f64.const 0.5) (f64.mul (local.get $x) (f64.const 0x1.5555555555555p-3)))))))
+            (local.set $w (f64.mul (f64.load (i32.add (local.get $q) (local.get $c8))) (local.get $e)))
+            ;; delta += w·(1 − w·(0.5 − w·(1/3)))
+            (local.set $delta (f64.add (local.get $delta) (f64.mul (local.get $w)
+              (f64.sub (f64.const 1) (f64.mul (local.get $w)
+                (f64.sub (f64.const 0.5) (f64.mul (local.get $w) (f64.const 0x1.5555555555555p-2))))))))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $next)))
+        (local.set $a (f64.div (f64.const 1) (f64.add (f64.const 1) (call $exp (f64.neg (local.get $z))))))
+        (local.set $y (f64.load (i32.add (local.get $Y) (local.get $c8))))
+        (if (i32.or (f64.eq (local.get $y) (f64.const 0)) (f64.eq (local.get $y) (f64.const 1)))
+          (then
+            ;; -log(y·a + (1 − y)·(1 − a))
+            (local.set $loss (f64.neg (call $log (f64.add (f64.mul (local.get $y) (local.get $a))
+              (f64.mul (f64.sub (f64.const 1) (local.get $y)) (f64.sub (f64.const 1) (local.get $a))))))))
+          (else
+            ;; -log(a)·y + -log(1 − a)·(1 − y)
+            (local.set $loss (f64.add
+              (f64.mul (f64.neg (call $log (local.get $a))) (local.get $y))
+              (f64.mul (f64.neg (call $log (f64.sub (f64.const 1) (local.get $a)))) (f64.sub (f64.const 1) (local.get $y)))))))
+        (local.set $delta (f64.add (local.get $delta)
+          (f64.sub (f64.add (f64.const 0) (local.get $loss)) (f64.load (i32.add (local.get $base) (local.get $c8))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next)))
+    (local.get $delta))
+)

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/builtins/synthetic.js';
+import { IncrementalEvaluator } from '../../app/core/model/evaluator.js';
+import { Network } from '../../app/core/model/network.js';
+import type { ModelSpec } from '../../app/core/model/spec.js';
+import { WasmIncrementalEvaluator } from '../../app/node/sweep/wasm-evaluator.js';
+// @ts-expect-error a plain .mjs build script, without types
+import { assemble } from '../../scripts/build-wasm.mjs';
+
+describe('the WebAssembly sweep kernels', () => {
+  it('the committed module is kernels.wat assembled (run npm run build:wasm after editing it)', async () => {
+    const committed = readFileSync(new URL('../../app/node/sweep/kernels-wasm.ts', import.meta.url), 'utf8');
+    expect(committed).toBe(await assemble());
+  });
+
+  // Shapes that take every kernel (ReLU rows into the output through a ReLU layer,
+  // ReLU rows right below the output, the output row itself) and shapes whose layers
+  // fall back to the JavaScript evaluator (deeper, leaky, narrow, soft labels).
+  const shapes: [string, ModelSpec, { soft?: boolean }][] = [
+    ['relu → relu → sigmoid', parseMlpSpec('mlp:12,40,20,1'), {}],
+    ['relu → relu → relu → sigmoid (deeper rank-one steps in JavaScript)', parseMlpSpec('mlp:10,24,16,12,1'), {}],
+    ['relu → leaky → sigmoid', { name: 'rl', inputs: 12, layers: [{ units: 24, activation: 'relu' }, { units: 16, activation: 'leaky_relu' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' }, {}],
+    ['relu → narrow relu → sigmoid', { name: 'rn', inputs: 12, layers: [{ units: 6, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' }, {}],
+    ['relu → relu → sigmoid, soft labels', parseMlpSpec('mlp:12,40,20,1'), { soft: true }],
+  ];
+  for (const [title, spec, { soft }] of shapes) {
+    it(`give the JavaScript evaluator's cost and kinks bit for bit: ${title}`, () => {
+      const net = new Network(spec);
+      const theta = initParameters(spec, 7);
+      const data = randomDataset(spec, 96, 7);
+      if (soft) data.Y.data.forEach((y, c) => (data.Y.data[c] = c % 3 === 0 ? 0.25 : y));
+      const base = net.forward(theta, data);
+      const js = new IncrementalEvaluator(net, theta, data, base);
+      const wasm = WasmIncrementalEvaluator.create(net, theta, data, base);
+      expect(wasm).toBeInstanceOf(WasmIncrementalEvaluator);
+      for (let i = 0; i < net.parameterCount; i++) {
+        for (const d of [1e-7, -1e-7, 3e-3, -0.7]) {
+          const want = js.costAtEntry(i, d);
+          expect(wasm.costAtEntry(i, d)).toBe(want);
+          expect(wasm.kinks).toBe(js.kinks);
+        }
+      }
+    });
+  }
+
+  it('other losses and outputs keep the JavaScript evaluator', () => {
+    const spec: ModelSpec = { name: 'mse', inputs: 12, layers: [{ units: 20, activation: 'relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' };
+    const net = new Network(spec);
+    const theta = initParameters(spec, 1);
+    const data = randomDataset(spec, 16, 1);
+    const ev = WasmIncrementalEvaluator.create(net, theta, data, net.forward(theta, data));
+    expect(ev).toBeInstanceOf(IncrementalEvaluator);
+    expect(ev).not.toBeInstanceOf(WasmIncrementalEvaluator);
+  });
+});
