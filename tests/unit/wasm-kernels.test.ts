@@ -5,6 +5,9 @@ import { IncrementalEvaluator } from '../../app/core/model/evaluator.js';
 import { Network } from '../../app/core/model/network.js';
 import type { ModelSpec } from '../../app/core/model/spec.js';
 import { WasmIncrementalEvaluator } from '../../app/node/sweep/wasm-evaluator.js';
+import { wasmProductKernel } from '../../app/node/sweep/wasm-kernels.js';
+import { Tensor, matmul, matmulTransA, matmulTransB, useProductKernel } from '../../app/core/tensor/tensor.js';
+import { RandomState } from '../../app/core/rng/random-state.js';
 // @ts-expect-error a plain .mjs build script, without types
 import { assemble } from '../../scripts/build-wasm.mjs';
 
@@ -43,6 +46,33 @@ describe('the WebAssembly sweep kernels', () => {
       }
     });
   }
+
+  it('the product kernel gives the JavaScript matmul bit for bit (zeros, -0, odd sizes)', () => {
+    const rs = new RandomState(3);
+    const rand = (r: number, c: number, zeros: number): Tensor => {
+      const t = rs.randn(r, c);
+      const u = rs.rand(r, c);
+      for (let i = 0; i < t.size; i++) if (u.data[i]! < zeros) t.data[i] = i % 7 === 0 ? -0 : 0;
+      return t;
+    };
+    const bits = (t: Tensor): string => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('hex');
+    const kernel = wasmProductKernel();
+    try {
+      for (const [m, k, n, zeros] of [[33, 64, 100, 0.5], [64, 30, 257, 0], [3, 7, 1000, 0.9], [1, 129, 300, 0.2]] as const) {
+        const a = rand(m, k, zeros);
+        const b = rand(k, n, 0.1);
+        const bias = rand(m, 1, 0.3);
+        const at = a.transpose();
+        useProductKernel(undefined);
+        const want = [matmul(a, b, bias), matmulTransB(a, b.transpose(), 0.5), matmulTransA(at, b)].map(bits);
+        useProductKernel(kernel);
+        const got = [matmul(a, b, bias), matmulTransB(a, b.transpose(), 0.5), matmulTransA(at, b)].map(bits);
+        expect(got).toEqual(want);
+      }
+    } finally {
+      useProductKernel(undefined);
+    }
+  });
 
   it('other losses and outputs keep the JavaScript evaluator', () => {
     const spec: ModelSpec = { name: 'mse', inputs: 12, layers: [{ units: 20, activation: 'relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' };

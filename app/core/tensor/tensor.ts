@@ -99,6 +99,35 @@ function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Arra
 }
 
 /**
+ * C = A·B for row-major A (m×k), B (k×n), C (m×n): each C[i,j] summed over p in
+ * order with zero A[i,p] skipped. Every implementation must give these bits (the
+ * sweep's workers and the in-thread reference must agree, and the incremental
+ * evaluator replays one row of it).
+ */
+export type ProductKernel = (A: Float64Array, m: number, k: number, B: Float64Array, n: number, C: Float64Array) => void;
+
+function jsProduct(A: Float64Array, m: number, k: number, B: Float64Array, n: number, C: Float64Array): void {
+  for (let i = 0; i < m; i++) {
+    const rowOff = i * n;
+    C.fill(0, rowOff, rowOff + n);
+    accumulateRows(C, rowOff, n, A, i * k, 1, B, 0, k);
+  }
+}
+
+let product: ProductKernel = jsProduct;
+/** Products below this many multiply-adds stay in JavaScript (a kernel's call costs more). */
+const KERNEL_MIN_WORK = 1 << 14;
+
+/**
+ * Use `kernel` for large products (the node layer installs a WebAssembly one: it
+ * runs at full speed from its first call, where a fresh thread's JavaScript first
+ * waits for V8 to optimise it); undefined restores the JavaScript kernel.
+ */
+export function useProductKernel(kernel: ProductKernel | undefined): void {
+  product = kernel ?? jsProduct;
+}
+
+/**
  * out = A·B (+ bias broadcast along columns). Each C[i,j] is summed over p in
  * order, zero A[i,p] skipped, then the bias added: a fixed order, which keeps
  * results identical across workers and lets the incremental evaluator replay one
@@ -112,16 +141,14 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor, out?: Tensor): Tenso
   const res = out ?? Tensor.zeros(m, n);
   assertShape(res.rows === m && res.cols === n, 'matmul: output has the wrong shape');
   if (bias) assertShape(bias.rows === m && bias.cols === 1, `matmul: bias must be ${m}x1`);
-  const A = a.data;
-  const B = b.data;
   const C = res.data;
-  for (let i = 0; i < m; i++) {
-    const rowOff = i * n;
-    const init = bias ? bias.data[i]! : 0;
-    C.fill(0, rowOff, rowOff + n);
-    const aOff = i * k;
-    accumulateRows(C, rowOff, n, A, aOff, 1, B, 0, k);
-    if (init !== 0) for (let j = 0; j < n; j++) C[rowOff + j] = C[rowOff + j]! + init;
+  (m * k * n >= KERNEL_MIN_WORK ? product : jsProduct)(a.data, m, k, b.data, n, C);
+  if (bias) {
+    for (let i = 0; i < m; i++) {
+      const init = bias.data[i]!;
+      const rowOff = i * n;
+      if (init !== 0) for (let j = 0; j < n; j++) C[rowOff + j] = C[rowOff + j]! + init;
+    }
   }
   return res;
 }
@@ -142,21 +169,10 @@ export function matmulTransB(a: Tensor, b: Tensor, scale = 1): Tensor {
   return res;
 }
 
-/**
- * out = Aᵀ·B (dA_prev = Wᵀ·dZ). Row i of the result is Σ_p A[p,i]·B[p,:] in p
- * order; computing it row by row keeps that row in L1 (a p-outer loop would
- * sweep the whole result once per p).
- */
+/** out = Aᵀ·B (dA_prev = Wᵀ·dZ): Aᵀ made once (a weight matrix: small), then matmul. */
 export function matmulTransA(a: Tensor, b: Tensor): Tensor {
   assertShape(a.rows === b.rows, `matmulTransA: (${a.rows}x${a.cols})ᵀ · ${b.rows}x${b.cols} do not align`);
-  const m = a.cols;
-  const n = b.cols;
-  const res = Tensor.zeros(m, n);
-  const A = a.data;
-  const B = b.data;
-  const C = res.data;
-  for (let i = 0; i < m; i++) accumulateRows(C, i * n, n, A, i, m, B, 0, a.rows);
-  return res;
+  return matmul(a.transpose(), b);
 }
 
 /** Sum of each row, scaled: the notebook's `scale * np.sum(x, axis=1, keepdims=True)`. */

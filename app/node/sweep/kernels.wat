@@ -168,4 +168,77 @@
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $next)))
     (local.get $delta))
+
+  ;; tensor.ts's ProductKernel: C = A·B (A m×k, B k×n, row-major), each C[i,j] summed
+  ;; over p in order with zero A[i,p] skipped. Four rows of B per pass over C[i,:]
+  ;; when none of their coefficients is zero (the same sums, one term at a time).
+  (func (export "product")
+    (param $A i32) (param $m i32) (param $k i32) (param $B i32) (param $n i32) (param $C i32)
+    (local $i i32) (local $p i32) (local $j i32) (local $crow i32) (local $arow i32) (local $a f64)
+    (local $a1 f64) (local $a2 f64) (local $a3 f64) (local $b0 i32) (local $rowBytes i32) (local $cj i32) (local $bj i32)
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 3)))
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.ge_s (local.get $i) (local.get $m)))
+        (local.set $crow (i32.add (local.get $C) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $arow (i32.add (local.get $A) (i32.shl (i32.mul (local.get $i) (local.get $k)) (i32.const 3))))
+        ;; C[i,:] = 0
+        (local.set $j (i32.const 0))
+        (block $zeroed
+          (loop $zero
+            (br_if $zeroed (i32.ge_s (local.get $j) (local.get $n)))
+            (f64.store (i32.add (local.get $crow) (i32.shl (local.get $j) (i32.const 3))) (f64.const 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $zero)))
+        (local.set $p (i32.const 0))
+        (block $termsDone
+          (loop $term
+            (br_if $termsDone (i32.ge_s (local.get $p) (local.get $k)))
+            (local.set $a (f64.load (i32.add (local.get $arow) (i32.shl (local.get $p) (i32.const 3)))))
+            (local.set $b0 (i32.add (local.get $B) (i32.mul (local.get $p) (local.get $rowBytes))))
+            (if (i32.le_s (i32.add (local.get $p) (i32.const 4)) (local.get $k))
+              (then
+                (local.set $a1 (f64.load offset=8 (i32.add (local.get $arow) (i32.shl (local.get $p) (i32.const 3)))))
+                (local.set $a2 (f64.load offset=16 (i32.add (local.get $arow) (i32.shl (local.get $p) (i32.const 3)))))
+                (local.set $a3 (f64.load offset=24 (i32.add (local.get $arow) (i32.shl (local.get $p) (i32.const 3)))))
+                (if (i32.and (i32.and (f64.ne (local.get $a) (f64.const 0)) (f64.ne (local.get $a1) (f64.const 0)))
+                             (i32.and (f64.ne (local.get $a2) (f64.const 0)) (f64.ne (local.get $a3) (f64.const 0))))
+                  (then
+                    ;; C[i,j] = C[i,j] + a·B[p,j] + a1·B[p+1,j] + a2·B[p+2,j] + a3·B[p+3,j], left to right
+                    (local.set $j (i32.const 0))
+                    (block $quadDone
+                      (loop $quad
+                        (br_if $quadDone (i32.ge_s (local.get $j) (local.get $n)))
+                        (local.set $cj (i32.add (local.get $crow) (i32.shl (local.get $j) (i32.const 3))))
+                        (local.set $bj (i32.add (local.get $b0) (i32.shl (local.get $j) (i32.const 3))))
+                        (f64.store (local.get $cj)
+                          (f64.add
+                            (f64.add
+                              (f64.add
+                                (f64.add (f64.load (local.get $cj)) (f64.mul (local.get $a) (f64.load (local.get $bj))))
+                                (f64.mul (local.get $a1) (f64.load (i32.add (local.get $bj) (local.get $rowBytes)))))
+                              (f64.mul (local.get $a2) (f64.load (i32.add (local.get $bj) (i32.shl (local.get $rowBytes) (i32.const 1))))))
+                            (f64.mul (local.get $a3) (f64.load (i32.add (local.get $bj) (i32.mul (local.get $rowBytes) (i32.const 3)))))))
+                        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                        (br $quad)))
+                    (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                    (br $term)))))
+            ;; one row of B, skipped when its coefficient is zero
+            (if (f64.ne (local.get $a) (f64.const 0))
+              (then
+                (local.set $j (i32.const 0))
+                (block $oneDone
+                  (loop $one
+                    (br_if $oneDone (i32.ge_s (local.get $j) (local.get $n)))
+                    (local.set $cj (i32.add (local.get $crow) (i32.shl (local.get $j) (i32.const 3))))
+                    (f64.store (local.get $cj)
+                      (f64.add (f64.load (local.get $cj))
+                        (f64.mul (local.get $a) (f64.load (i32.add (local.get $b0) (i32.shl (local.get $j) (i32.const 3)))))))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $one)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $term)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row)))
+  )
 )

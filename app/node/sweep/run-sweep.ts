@@ -15,6 +15,7 @@ import { compiledSibling } from '../util/compiled-path.js';
 import { CancelledError } from '../util/errors.js';
 import { type Progress, ProgressMeter } from './progress.js';
 import { type JobContext, type SweepTask, type SweepTaskResult, shareFloat64 } from './shard-task.js';
+import { installWasmProducts } from './wasm-kernels.js';
 
 export interface SweepOptions {
   /** Worker threads; default: the number of cores. */
@@ -104,6 +105,7 @@ export class SweepSession {
       // finishes a 4,097-parameter sweep ~15% sooner (measured with npm run bench).
       setFlagsFromString('--no-concurrent-recompilation');
     }
+    installWasmProducts(); // the forward pass below, in WebAssembly from its first call
     this.pool = new Piscina<SweepTask, SweepTaskResult>({
       filename: compiledSibling(import.meta.url, 'sweep-worker'),
       minThreads: this.workers,

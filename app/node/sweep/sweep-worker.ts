@@ -5,6 +5,9 @@ import { type Dataset, type ForwardCache, Network } from '../../core/model/netwo
 import { Tensor } from '../../core/tensor/tensor.js';
 import type { SharedMatrix, SweepTask, SweepTaskResult } from './shard-task.js';
 import { WasmIncrementalEvaluator } from './wasm-evaluator.js';
+import { installWasmProducts } from './wasm-kernels.js';
+
+installWasmProducts();
 
 let current: { key: string; net: Network; evaluator: CostEvaluator; theta: Float64Array; data: Dataset; base: ForwardCache } | undefined;
 

@@ -3,24 +3,7 @@ import { type ArrayAllocator, REGION_TABLE_BYTES } from '../../core/model/increm
 import type { Dataset, ForwardCache, Network } from '../../core/model/network.js';
 import { groupOf } from '../../core/model/spec.js';
 import { Tensor } from '../../core/tensor/tensor.js';
-import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
-
-interface Kernels {
-  kinks: WebAssembly.Global;
-  moveActive(active: number, from: number, to: number, zl: number, prev: number, step: number, cols: number, dA: number): number;
-  reluIntoSingleOutput(nc: number, cols: number, dA: number, margin: number, slope: number, ZL: number, Zt: number, R: number, wcol: number, wl: number, b: number, zL: number): number;
-  rankOneToOutput(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
-  outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
-  sigmoidCrossEntropyDelta(nc: number, cols: number, zL: number, ZL: number, q: number, sign: number, Y: number, base: number): number;
-}
-
-let compiled: WebAssembly.Module | undefined;
-
-/** Compiled once per thread; instantiating it is then cheap. */
-function kernelsModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return compiled;
-}
+import { type Kernels, instantiateKernels } from './wasm-kernels.js';
 
 /** Beyond this the arrays stay ordinary JavaScript ones (and the JavaScript loops run). */
 const MAX_ARENA_BYTES = 1 << 30;
@@ -114,8 +97,7 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
 
   private constructor(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache, arena: Arena) {
     super(net, theta0, data, base, arena);
-    const instance = new WebAssembly.Instance(kernelsModule(), { env: { memory: arena.memory }, math: { exp: Math.exp, log: Math.log } });
-    this.k = instance.exports as unknown as Kernels;
+    this.k = instantiateKernels(arena.memory);
     const L = net.layerCount;
     this.ptrCols = this.cols.byteOffset;
     this.ptrDA = this.dA.byteOffset;
