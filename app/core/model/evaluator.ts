@@ -413,7 +413,6 @@ export class IncrementalEvaluator implements CostEvaluator {
   private lossAtTop(i: number, nc: number): number {
     const L = this.net.layerCount;
     const sub = this.gather(this.base.A[L]!, nc, this.aBuf[L]!);
-    const cols = this.cols;
     for (let t = 0; t < nc; t++) sub.data[i * nc + t] = this.aMoved[t]!;
     return this.finishLoss(sub, nc);
   }
@@ -423,7 +422,6 @@ export class IncrementalEvaluator implements CostEvaluator {
     const net = this.net;
     const W = this.W[l + 1]!;
     const a = this.gather(this.base.A[l]!, nc, this.aBuf[l]!);
-    const cols = this.cols;
     for (let t = 0; t < nc; t++) a.data[i * nc + t] = this.aMoved[t]!;
     const z = matmul(W, a, this.b[l + 1]!, new Tensor(W.rows, nc, this.zBuf[l + 1]!.subarray(0, W.rows * nc)));
     return l + 1 === net.layerCount ? z : this.activateSub(l + 1, z, nc);
