@@ -102,7 +102,8 @@ export class SweepSession {
     if (this.workers >= availableParallelism()) {
       // With every core running a worker, V8's background optimiser has no core of its
       // own and hot loops wait in the interpreter; optimising on the worker's own thread
-      // finishes a 4,097-parameter sweep ~15% sooner (measured with npm run bench).
+      // finished a 4,097-parameter sweep ~15% sooner with JavaScript loops, and a few per
+      // cent sooner now that the innermost ones are WebAssembly (paired runs, 2 cores).
       setFlagsFromString('--no-concurrent-recompilation');
     }
     installWasmProducts(); // the forward pass below, in WebAssembly from its first call
