@@ -74,13 +74,15 @@ describe('the WebAssembly sweep kernels', () => {
     }
   });
 
-  it('other losses and outputs keep the JavaScript evaluator', () => {
-    const spec: ModelSpec = { name: 'mse', inputs: 12, layers: [{ units: 20, activation: 'relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' };
-    const net = new Network(spec);
-    const theta = initParameters(spec, 1);
-    const data = randomDataset(spec, 16, 1);
-    const ev = WasmIncrementalEvaluator.create(net, theta, data, net.forward(theta, data));
-    expect(ev).toBeInstanceOf(IncrementalEvaluator);
-    expect(ev).not.toBeInstanceOf(WasmIncrementalEvaluator);
+  it('other losses and outputs, and all-narrow networks (the notebook), keep the JavaScript evaluator', () => {
+    const mse: ModelSpec = { name: 'mse', inputs: 12, layers: [{ units: 20, activation: 'relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' };
+    for (const spec of [mse, parseMlpSpec('mlp:4,5,3,1')]) {
+      const net = new Network(spec);
+      const theta = initParameters(spec, 1);
+      const data = randomDataset(spec, 16, 1);
+      const ev = WasmIncrementalEvaluator.create(net, theta, data, net.forward(theta, data));
+      expect(ev).toBeInstanceOf(IncrementalEvaluator);
+      expect(ev).not.toBeInstanceOf(WasmIncrementalEvaluator);
+    }
   });
 });

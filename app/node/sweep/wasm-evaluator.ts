@@ -1,4 +1,4 @@
-import { type CostEvaluator, IncrementalEvaluator } from '../../core/model/evaluator.js';
+import { type CostEvaluator, EXACT_REPLAY_MAX_FANIN, IncrementalEvaluator } from '../../core/model/evaluator.js';
 import { type ArrayAllocator, REGION_TABLE_BYTES } from '../../core/model/incremental-tables.js';
 import type { Dataset, ForwardCache, Network } from '../../core/model/network.js';
 import { groupOf } from '../../core/model/spec.js';
@@ -85,14 +85,14 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
     const L = net.layerCount;
     const out = net.spec.layers[L - 1]!;
     const shaped = out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
+    // Every layer narrow enough to replay (the notebook): the exact JavaScript path is the only one.
+    const exact = net.spec.layers.every((_, q) => net.weights(theta0, q + 1).cols <= EXACT_REPLAY_MAX_FANIN);
     const bytes = arenaBytes(net, theta0, data);
-    if (!shaped || bytes > MAX_ARENA_BYTES) return new IncrementalEvaluator(net, theta0, data, base);
+    if (!shaped || exact || bytes > MAX_ARENA_BYTES) return new IncrementalEvaluator(net, theta0, data, base);
     const arena = new Arena(bytes);
     const X = arena.tensor(data.X);
     const local: ForwardCache = { cost: base.cost, Z: [X, ...base.Z.slice(1).map((t) => arena.tensor(t))], A: [X, ...base.A.slice(1).map((t) => arena.tensor(t))] };
-    const evaluator = new WasmIncrementalEvaluator(net, arena.copy(theta0), { X, Y: arena.tensor(data.Y) }, local, arena);
-    // Every layer narrow enough to replay: the JavaScript path is the exact one, and the only one.
-    return evaluator.outQ ? evaluator : new IncrementalEvaluator(net, theta0, data, base);
+    return new WasmIncrementalEvaluator(net, arena.copy(theta0), { X, Y: arena.tensor(data.Y) }, local, arena);
   }
 
   private constructor(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache, arena: Arena) {
@@ -105,8 +105,8 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
     this.ptrZL = this.zBuf[L]!.byteOffset;
     this.ptrZLBase = this.base.Z[L]!.data.byteOffset;
     this.ptrY = this.data.Y.data.byteOffset;
-    this.ptrQ = this.outQ?.byteOffset ?? 0;
-    this.ptrSign = this.outSign?.byteOffset ?? 0;
+    this.ptrQ = this.outQ!.byteOffset;
+    this.ptrSign = this.outSign!.byteOffset;
     this.ptrBaseLosses = this.baseLosses.byteOffset;
   }
 
