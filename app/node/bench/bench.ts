@@ -120,7 +120,7 @@ const say = (s = ''): void => {
 };
 let disagreements = 0;
 say(`GradProof benchmark: ${new Date().toISOString()}, node ${process.version}, ${workers} cores, ε = 1e-7, central differences, backward with the notebook's bugs (W2 ×2, b1 ×4)`);
-say(`Each side is timed from the start of its check to its end: the gradient under audit and the sweep (for GradProof also starting and stopping its worker threads). (a), (c) and (d) are the median of ${repeat} interleaved runs; (b), the slow reference, runs once.`);
+say(`Each side is timed from the start of its check to its end: the gradient under audit and the sweep (for GradProof also starting and stopping its worker threads). (a), (c) and (d) are the median of ${repeat} interleaved runs; (b), the slow reference, runs once, on a sample of entries for the larger models, its whole time (start-up included) scaled to every entry.`);
 for (const c of chosen) {
   say();
   say(`## ${c.title}`);
