@@ -1,5 +1,5 @@
 import { type CostEvaluator, type EvaluationMode, createEvaluator } from '../model/evaluator.js';
-import type { Defect } from '../model/defects.js';
+import { type Defect, validateDefects } from '../model/defects.js';
 import { type Dataset, type ForwardCache, Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { compareGradients } from './compare.js';
@@ -36,10 +36,27 @@ export interface BuiltinJob {
   defects: readonly Defect[];
 }
 
-export function analyticGradient(job: BuiltinJob): { grad: Float64Array; cost: number; net: Network; cache: ForwardCache } {
+/** The gradient under audit, with the forward pass at θ₀ it was taken at. */
+export interface AnalyticGradient {
+  grad: Float64Array;
+  cost: number;
+  net: Network;
+  cache: ForwardCache;
+}
+
+/**
+ * The engine for a job and its forward pass at θ₀, after checking the data and the
+ * defects against the model: everything before the backward pass. Throws on bad input.
+ */
+export function forwardAt(job: BuiltinJob): { net: Network; cache: ForwardCache } {
   const net = new Network(job.spec);
   net.checkData(job.data);
-  const cache = net.forward(job.theta, job.data);
+  validateDefects(job.defects, net.groups);
+  return { net, cache: net.forward(job.theta, job.data) };
+}
+
+export function analyticGradient(job: BuiltinJob): AnalyticGradient {
+  const { net, cache } = forwardAt(job);
   return { grad: net.backward(job.theta, job.data, cache, job.defects), cost: cache.cost, net, cache };
 }
 

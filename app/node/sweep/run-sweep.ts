@@ -5,9 +5,8 @@ import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
 import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
 import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from '../../core/check/fast-check.js';
-import { type BuiltinJob, type CheckSettings, completeCheck, finishCheck, noisePlan } from '../../core/check/gradient-check.js';
-import { validateDefects } from '../../core/model/defects.js';
-import { type ForwardCache, Network } from '../../core/model/network.js';
+import { type AnalyticGradient, type BuiltinJob, type CheckSettings, completeCheck, finishCheck, forwardAt, noisePlan } from '../../core/check/gradient-check.js';
+import type { ForwardCache, Network } from '../../core/model/network.js';
 import type { CheckResult } from '../../core/check/result.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
 import { relativeDifference } from '../../core/check/metrics.js';
@@ -64,14 +63,6 @@ export interface EntrySweep {
   kinks: Uint32Array;
 }
 
-/** The gradient under audit with the forward pass it was taken at. */
-export interface Analytic {
-  grad: Float64Array;
-  cost: number;
-  net: Network;
-  cache: ForwardCache;
-}
-
 /**
  * A pool of worker threads for one built-in subject. Workers boot while this
  * thread takes the forward pass at θ₀, which they all start from; the backward
@@ -114,10 +105,7 @@ export class SweepSession {
       idleTimeout: 60_000,
     });
     try {
-      this.net = new Network(job.spec);
-      this.net.checkData(job.data);
-      validateDefects(job.defects, this.net.groups);
-      this.forward = this.net.forward(job.theta, job.data);
+      ({ net: this.net, cache: this.forward } = forwardAt(job));
     } catch (err) {
       void this.pool.destroy(); // never leave threads behind on bad input
       throw err;
@@ -152,7 +140,7 @@ export class SweepSession {
   }
 
   /** The gradient under audit (computed by the pool's first task) and the forward pass at θ₀. */
-  async analytic(): Promise<Analytic> {
+  async analytic(): Promise<AnalyticGradient> {
     return { grad: await this.gradient, cost: this.forward.cost, net: this.net, cache: this.forward };
   }
 
@@ -255,7 +243,7 @@ export async function runBuiltinCheck(job: BuiltinJob, settings: CheckSettings, 
     const { net } = session;
     const n = net.parameterCount;
     let result: CheckResult;
-    let analytic: Analytic;
+    let analytic: AnalyticGradient;
     const numerical = new Float64Array(n).fill(Number.NaN);
     const kinks = new Uint32Array(n);
     if (settings.mode === 'fast') {
@@ -291,7 +279,7 @@ export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, 
 }
 
 /** Entry estimates only (benchmarks): every entry, or the sampled ones. */
-export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep & { analytic: Analytic }> {
+export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep & { analytic: AnalyticGradient }> {
   const session = new SweepSession(job, settings, options);
   try {
     const [sweep, analytic] = await Promise.all([session.entries(sample), session.analytic()]);
