@@ -1,5 +1,5 @@
 import { Tensor, matmul } from '../tensor/tensor.js';
-import { DEFAULT_LEAKY_ALPHA, activate, hasKink } from './activations.js';
+import { DEFAULT_LEAKY_ALPHA, activate, hasKink, sigmoid } from './activations.js';
 import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
 import { type ArrayAllocator, HEAP, IncrementalTables, type SplitTable } from './incremental-tables.js';
@@ -38,6 +38,17 @@ export const EXACT_REPLAY_MAX_FANIN = 8;
  * output by ~1e-8 to 2e-6; an ε sweep's large steps take exp and log.
  */
 const SERIES_STEP = 4e-6;
+
+/** Every layer narrow enough to replay: incremental results equal the full pass bit for bit. */
+export function replaysExactly(net: Network): boolean {
+  return net.groups.every((g) => g.kind !== 'weight' || g.cols <= EXACT_REPLAY_MAX_FANIN);
+}
+
+/** One sigmoid output with binary cross-entropy: the shape whose loss change has a closed series. */
+export function hasSigmoidCrossEntropyOutput(net: Network): boolean {
+  const out = net.spec.layers[net.layerCount - 1]!;
+  return out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
+}
 
 /**
  * A perturbation crosses the kink at 0 when the pre-activation changes sign or
@@ -166,7 +177,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.baseLosses = alloc.f64(this.m);
     exampleLosses(net.spec.loss, this.base.A[L]!, data.Y, this.baseLosses);
     this.baseLossSum = this.baseLosses.reduce((a, b) => a + b, 0);
-    this.exact = net.spec.layers.every((_, q) => net.weights(theta0, q + 1).cols <= EXACT_REPLAY_MAX_FANIN);
+    this.exact = replaysExactly(net);
     this.rowZ = new Float64Array(this.m);
     this.rowA = new Float64Array(this.m);
     this.aMoved = new Float64Array(this.m);
@@ -197,8 +208,7 @@ export class IncrementalEvaluator implements CostEvaluator {
       }
       if (path.above === 'into-output') this.tables.exampleMajor(l + 1);
     }
-    const out = layers[L - 1]!;
-    this.sigmoidCrossEntropy = out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
+    this.sigmoidCrossEntropy = hasSigmoidCrossEntropyOutput(net);
     if (this.sigmoidCrossEntropy && !this.exact) {
       // Per example: q (σ(z) or σ(−z), each without cancellation) and the sign s of
       // the series in sigmoidCrossEntropyCost; s = 0 marks a soft label.
@@ -209,7 +219,7 @@ export class IncrementalEvaluator implements CostEvaluator {
       for (let c = 0; c < this.m; c++) {
         const hard = y[c] === 0 || y[c] === 1;
         this.outSign[c] = !hard ? 0 : y[c] === 1 ? -1 : 1;
-        this.outQ[c] = y[c] === 1 ? 1 / (1 + Math.exp(z[c]!)) : 1 / (1 + Math.exp(-z[c]!));
+        this.outQ[c] = sigmoid(y[c] === 1 ? -z[c]! : z[c]!);
       }
     }
     this.aTmp = new Float64Array(this.wcol.length);
@@ -264,8 +274,8 @@ export class IncrementalEvaluator implements CostEvaluator {
     } else if (path.activation === 'leaky_relu') {
       nc = this.moveKinked(l, i, prevRow, step);
     } else {
+      if (path.above === 'output' && this.outQ) return this.outputMoved(l, i, prevRow, step);
       this.shiftRow(l, i, prevRow, step, this.rowZ);
-      if (path.above === 'output' && this.outQ) return this.outputMoved(i);
       nc = this.moveRow(l, i, this.rowZ);
     }
     if (nc === 0) return this.baseCost;
@@ -362,7 +372,7 @@ export class IncrementalEvaluator implements CostEvaluator {
    * move, for the rank-one paths above (which read ΔA only: one store fewer per
    * example, the loop's cost).
    */
-  private moveActive(l: number, i: number, prevRow: number, step: number, split: SplitTable): number {
+  protected moveActive(l: number, i: number, prevRow: number, step: number, split: SplitTable): number {
     const active = split.active;
     const to = split.offsets[i + 1]!;
     const m = this.m;
@@ -391,11 +401,18 @@ export class IncrementalEvaluator implements CostEvaluator {
   }
 
   /** The moved unit is the sigmoid cross-entropy output: row i of Z_L is in rowZ; the loss changes where it moved. */
-  private outputMoved(i: number): number {
-    const L = this.net.layerCount;
-    const zb = this.base.Z[L]!.data;
+  private outputMoved(l: number, i: number, prevRow: number, step: number): number {
+    const nc = this.collectMovedOutput(l, i, prevRow, step);
+    this.kinks = 0;
+    return nc === 0 ? this.baseCost : this.sigmoidCrossEntropyCost(this.zBuf[l]!, nc);
+  }
+
+  /** Row i of Z_L moved by the step; the examples whose output changed, into cols and zBuf[L]. Returns their count. */
+  protected collectMovedOutput(l: number, i: number, prevRow: number, step: number): number {
+    this.shiftRow(l, i, prevRow, step, this.rowZ);
+    const zb = this.base.Z[l]!.data;
     const rowZ = this.rowZ;
-    const z = this.zBuf[L]!;
+    const z = this.zBuf[l]!;
     const cols = this.cols;
     const m = this.m;
     const zOff = i * m;
@@ -405,9 +422,9 @@ export class IncrementalEvaluator implements CostEvaluator {
       z[nc] = rowZ[c]!;
       nc += rowZ[c] !== zb[zOff + c] ? 1 : 0;
     }
-    this.kinks = 0;
-    return nc === 0 ? this.baseCost : this.sigmoidCrossEntropyCost(z, nc);
+    return nc;
   }
+
 
   /** The moved unit is an output: its new activations swapped into the changed columns. */
   private lossAtTop(i: number, nc: number): number {
@@ -459,7 +476,7 @@ export class IncrementalEvaluator implements CostEvaluator {
           aBuf[so + t] = z > 0 ? z : z !== z ? z : leaky === 0 ? 0 : leaky * z;
         }
       } else {
-        for (let t = 0; t < nc; t++) zBuf[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
+        this.rankOneRow(nc, Zb, zo, w, zBuf, so);
       }
     }
     this.kinks += kinks;
@@ -522,7 +539,7 @@ export class IncrementalEvaluator implements CostEvaluator {
    * of every evaluation.
    * Larger moves, and soft labels, take exp and log at z + δ.
    */
-  private sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
+  protected sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
     const cols = this.cols;
     const Y = this.data.Y.data;
     const base = this.baseLosses;
@@ -585,7 +602,7 @@ export class IncrementalEvaluator implements CostEvaluator {
     const so = slot * K * m;
     if (K === 1 && alpha === 0) {
       // The common case, in its own small function so V8 compiles it quickly.
-      this.kinks += reluIntoSingleOutput(nc, cols, dA, margin, mo, slope, ZL, Zt, R, wcol, wl, bL[0]!, zL);
+      this.kinks += this.reluIntoSingleOutput(nc, margin, slope, mo, ZL, Zt, R, wcol, wl, bL[0]!, zL);
       return new Tensor(1, nc, zL.subarray(0, nc));
     }
     let kinks = 0;
@@ -637,6 +654,30 @@ export class IncrementalEvaluator implements CostEvaluator {
     }
     this.kinks += kinks;
     return new Tensor(K, nc, zL.subarray(0, K * nc));
+  }
+
+  /** out[so + t] = Zb[zo + cols[t]] + w·dA[t] over the changed examples: one row of a rank-one update. */
+  protected rankOneRow(nc: number, Zb: Float64Array, zo: number, w: number, out: Float64Array, so: number): void {
+    const cols = this.cols;
+    const dA = this.dA;
+    for (let t = 0; t < nc; t++) out[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
+  }
+
+  /** The loop of reluIntoSingleOutput on this evaluator's changed examples (cols, dA); returns the kinks. */
+  protected reluIntoSingleOutput(
+    nc: number,
+    margin: Float64Array,
+    slope: Float64Array,
+    mo: number,
+    ZL: Float64Array,
+    Zt: Float64Array,
+    R: number,
+    wcol: Float64Array,
+    wl: Float64Array,
+    b: number,
+    zL: Float64Array,
+  ): number {
+    return reluIntoSingleOutput(nc, this.cols, this.dA, margin, mo, slope, ZL, Zt, R, wcol, wl, b, zL);
   }
 
   /**

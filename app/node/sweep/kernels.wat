@@ -90,8 +90,8 @@
     (global.set $kinks (local.get $k))
     (local.get $k))
 
-  ;; rankOneNext with the output layer above (one unit): zL[t] = Zb[cols[t]] + w·dA[t].
-  (func (export "rankOneToOutput")
+  ;; IncrementalEvaluator.rankOneRow: zL[t] = Zb[cols[t]] + w·dA[t], one row of a rank-one update.
+  (func (export "rankOneRow")
     (param $nc i32) (param $cols i32) (param $dA i32) (param $Zb i32) (param $w f64) (param $zL i32)
     (local $t i32)
     (block $done

@@ -1,7 +1,6 @@
-import { type CostEvaluator, EXACT_REPLAY_MAX_FANIN, IncrementalEvaluator } from '../../core/model/evaluator.js';
-import { type ArrayAllocator, REGION_TABLE_BYTES } from '../../core/model/incremental-tables.js';
+import { type CostEvaluator, IncrementalEvaluator, hasSigmoidCrossEntropyOutput, replaysExactly } from '../../core/model/evaluator.js';
+import { type ArrayAllocator, REGION_TABLE_BYTES, type SplitTable } from '../../core/model/incremental-tables.js';
 import type { Dataset, ForwardCache, Network } from '../../core/model/network.js';
-import { groupOf } from '../../core/model/spec.js';
 import { Tensor } from '../../core/tensor/tensor.js';
 import { type Kernels, instantiateKernels } from './wasm-kernels.js';
 
@@ -63,32 +62,22 @@ function arenaBytes(net: Network, theta: Float64Array, data: Dataset): number {
 }
 
 /**
- * The incremental evaluator with its innermost loops in WebAssembly (kernels.wat)
- * for ReLU rows that feed one sigmoid output with cross-entropy; every other case
- * goes to the JavaScript evaluator it extends. Both give the same bits. The data,
- * the forward pass and the evaluator's tables live in one WebAssembly memory.
+ * The incremental evaluator with its innermost loops in WebAssembly (kernels.wat):
+ * it overrides the leaves IncrementalEvaluator's paths end in (a ReLU row over its
+ * active examples, the rank-one step into one ReLU-fed output, a row of a rank-one
+ * update, the moved output row,
+ * the sigmoid/cross-entropy loss change), so which path an entry takes is decided
+ * in one place. Each leaf gives the JavaScript one's bits. The data, the forward pass
+ * and the evaluator's tables live in one WebAssembly memory.
  */
 export class WasmIncrementalEvaluator extends IncrementalEvaluator {
   private readonly k: Kernels;
-  private readonly ptrCols: number;
-  private readonly ptrDA: number;
-  private readonly ptrOnes: number;
-  private readonly ptrZL: number;
-  private readonly ptrZLBase: number;
-  private readonly ptrY: number;
-  private readonly ptrQ: number;
-  private readonly ptrSign: number;
-  private readonly ptrBaseLosses: number;
 
   /** The fast evaluator when the model has that shape and fits, else the JavaScript one. */
   static create(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache): CostEvaluator {
-    const L = net.layerCount;
-    const out = net.spec.layers[L - 1]!;
-    const shaped = out.units === 1 && out.activation === 'sigmoid' && net.spec.loss === 'binary_cross_entropy';
     // Every layer narrow enough to replay (the notebook): the exact JavaScript path is the only one.
-    const exact = net.spec.layers.every((_, q) => net.weights(theta0, q + 1).cols <= EXACT_REPLAY_MAX_FANIN);
     const bytes = arenaBytes(net, theta0, data);
-    if (!shaped || exact || bytes > MAX_ARENA_BYTES) return new IncrementalEvaluator(net, theta0, data, base);
+    if (!hasSigmoidCrossEntropyOutput(net) || replaysExactly(net) || bytes > MAX_ARENA_BYTES) return new IncrementalEvaluator(net, theta0, data, base);
     const arena = new Arena(bytes);
     const X = arena.tensor(data.X);
     const local: ForwardCache = { cost: base.cost, Z: [X, ...base.Z.slice(1).map((t) => arena.tensor(t))], A: [X, ...base.A.slice(1).map((t) => arena.tensor(t))] };
@@ -98,78 +87,51 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
   private constructor(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache, arena: Arena) {
     super(net, theta0, data, base, arena);
     this.k = instantiateKernels(arena.memory);
-    const L = net.layerCount;
-    this.ptrCols = this.cols.byteOffset;
-    this.ptrDA = this.dA.byteOffset;
-    this.ptrOnes = this.ones.byteOffset;
-    this.ptrZL = this.zBuf[L]!.byteOffset;
-    this.ptrZLBase = this.base.Z[L]!.data.byteOffset;
-    this.ptrY = this.data.Y.data.byteOffset;
-    this.ptrQ = this.outQ!.byteOffset;
-    this.ptrSign = this.outSign!.byteOffset;
-    this.ptrBaseLosses = this.baseLosses.byteOffset;
   }
 
-  override costAtEntry(index: number, delta: number): number {
-    const g = groupOf(this.net.groups, index);
-    const l = g.layer;
-    const L = this.net.layerCount;
-    const path = this.paths[l]!;
-    const k = index - g.offset;
-    const i = Math.floor(k / g.cols);
-    const prevRow = g.kind === 'weight' ? k % g.cols : -1;
-    const step = this.theta0[index]! + delta - this.theta0[index]!;
+  /** Byte offset of row `row` (of `width` doubles) of an array in the arena. */
+  private static at(a: Float64Array, row = 0, width = 0): number {
+    return a.byteOffset + row * width * 8;
+  }
+
+  protected override moveActive(l: number, i: number, prevRow: number, step: number, split: SplitTable): number {
     const m = this.m;
-    if (!path.replay && path.activation === 'relu' && (path.above === 'into-output' ? this.net.spec.layers[l]!.activation === 'relu' : path.above === 'rank-one' && l + 1 === L)) {
-      // As IncrementalEvaluator.costAtEntry: only the active examples can move while the
-      // step cannot reach the kink of any other.
-      const reach = Math.abs(step) * (prevRow < 0 ? 1 : this.tables.bound(l, prevRow));
-      const split = this.tables.split(l);
-      if (reach * (1 + 2 ** -50) < split.gaps[i]!) {
-        const prev = prevRow < 0 ? this.ptrOnes : this.base.A[l - 1]!.data.byteOffset + prevRow * m * 8;
-        const zl = this.base.Z[l]!.data.byteOffset + i * m * 8;
-        const nc = this.k.moveActive(split.active.byteOffset, split.offsets[i]!, split.offsets[i + 1]!, zl, prev, step, this.ptrCols, this.ptrDA);
-        this.kinks = this.k.kinks.value as number;
-        if (nc === 0) return this.baseCost;
-        if (path.above === 'into-output') {
-          const W = this.W[l + 1]!;
-          const R = W.rows;
-          const wcol = this.wcol;
-          for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
-          const slot = this.tables.regionSlot(l, i);
-          const region = this.tables.regionTable(l);
-          const at = slot * m * 8;
-          this.kinks += this.k.reluIntoSingleOutput(
-            nc,
-            this.ptrCols,
-            this.ptrDA,
-            region.margin.byteOffset + at,
-            region.slope.byteOffset + at,
-            this.ptrZLBase,
-            this.tables.exampleMajor(l + 1).byteOffset,
-            R,
-            wcol.byteOffset,
-            this.W[L]!.data.byteOffset,
-            this.b[L]!.data[0]!,
-            this.ptrZL,
-          );
-        } else {
-          this.k.rankOneToOutput(nc, this.ptrCols, this.ptrDA, this.ptrZLBase, this.W[L]!.data[i]!, this.ptrZL);
-        }
-        return this.tail(nc);
-      }
-    } else if (l === L && !path.replay) {
-      const prev = prevRow < 0 ? this.ptrOnes : this.base.A[l - 1]!.data.byteOffset + prevRow * m * 8;
-      const nc = this.k.outputMoved(m, this.ptrZLBase, prev, step, this.ptrCols, this.ptrZL);
-      this.kinks = 0;
-      return nc === 0 ? this.baseCost : this.tail(nc);
-    }
-    return super.costAtEntry(index, delta);
+    const prev = prevRow < 0 ? this.ones.byteOffset : WasmIncrementalEvaluator.at(this.base.A[l - 1]!.data, prevRow, m);
+    const zl = WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m);
+    const nc = this.k.moveActive(split.active.byteOffset, split.offsets[i]!, split.offsets[i + 1]!, zl, prev, step, this.cols.byteOffset, this.dA.byteOffset);
+    this.kinks = this.k.kinks.value as number;
+    return nc;
   }
 
-  /** IncrementalEvaluator.sigmoidCrossEntropyCost on the output now in zBuf[L]. */
-  private tail(nc: number): number {
-    const delta = this.k.sigmoidCrossEntropyDelta(nc, this.ptrCols, this.ptrZL, this.ptrZLBase, this.ptrQ, this.ptrSign, this.ptrY, this.ptrBaseLosses);
+  protected override reluIntoSingleOutput(
+    nc: number,
+    margin: Float64Array,
+    slope: Float64Array,
+    mo: number,
+    ZL: Float64Array,
+    Zt: Float64Array,
+    R: number,
+    wcol: Float64Array,
+    wl: Float64Array,
+    b: number,
+    zL: Float64Array,
+  ): number {
+    return this.k.reluIntoSingleOutput(nc, this.cols.byteOffset, this.dA.byteOffset, margin.byteOffset + mo * 8, slope.byteOffset + mo * 8, ZL.byteOffset, Zt.byteOffset, R, wcol.byteOffset, wl.byteOffset, b, zL.byteOffset);
+  }
+
+  protected override rankOneRow(nc: number, Zb: Float64Array, zo: number, w: number, out: Float64Array, so: number): void {
+    this.k.rankOneRow(nc, this.cols.byteOffset, this.dA.byteOffset, Zb.byteOffset + zo * 8, w, out.byteOffset + so * 8);
+  }
+
+  protected override collectMovedOutput(l: number, i: number, prevRow: number, step: number): number {
+    const m = this.m;
+    const prev = prevRow < 0 ? this.ones.byteOffset : WasmIncrementalEvaluator.at(this.base.A[l - 1]!.data, prevRow, m);
+    return this.k.outputMoved(m, WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m), prev, step, this.cols.byteOffset, this.zBuf[l]!.byteOffset);
+  }
+
+  protected override sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
+    const L = this.net.layerCount;
+    const delta = this.k.sigmoidCrossEntropyDelta(nc, this.cols.byteOffset, zL.byteOffset, this.base.Z[L]!.data.byteOffset, this.outQ!.byteOffset, this.outSign!.byteOffset, this.data.Y.data.byteOffset, this.baseLosses.byteOffset);
     return (1 / this.m) * (this.baseLossSum + delta);
   }
 }

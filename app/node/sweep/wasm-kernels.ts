@@ -6,7 +6,7 @@ export interface Kernels {
   kinks: WebAssembly.Global;
   moveActive(active: number, from: number, to: number, zl: number, prev: number, step: number, cols: number, dA: number): number;
   reluIntoSingleOutput(nc: number, cols: number, dA: number, margin: number, slope: number, ZL: number, Zt: number, R: number, wcol: number, wl: number, b: number, zL: number): number;
-  rankOneToOutput(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
+  rankOneRow(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
   outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
   sigmoidCrossEntropyDelta(nc: number, cols: number, zL: number, ZL: number, q: number, sign: number, Y: number, base: number): number;
   product(A: number, m: number, k: number, B: number, n: number, C: number): void;
