@@ -9,30 +9,49 @@ import { installWasmProducts } from './wasm-kernels.js';
 
 installWasmProducts();
 
-let current: { key: string; net: Network; evaluator: CostEvaluator; theta: Float64Array; data: Dataset; base: ForwardCache } | undefined;
+interface WorkerJob {
+  key: string;
+  net: Network;
+  theta: Float64Array;
+  /** The data and the forward pass as private (non-shared) arrays, made on first use. */
+  own: () => { data: Dataset; base: ForwardCache };
+  evaluator: CostEvaluator;
+}
 
-function contextFor(task: SweepTask): NonNullable<typeof current> {
+let current: WorkerJob | undefined;
+
+function contextFor(task: SweepTask): WorkerJob {
   if (current?.key !== task.jobKey) {
     const net = new Network(task.spec);
-    // Private copies: typed arrays over a SharedArrayBuffer are a different kind to
-    // V8, and mixing both kinds in the hot loops makes them polymorphic and slower.
-    const data = {
-      X: new Tensor(task.X.rows, task.X.cols, task.X.data.slice()),
-      Y: new Tensor(task.Y.rows, task.Y.cols, task.Y.data.slice()),
-    };
-    const local = (m: SharedMatrix): Tensor => new Tensor(m.rows, m.cols, m.data.slice());
-    const base = { cost: task.base.cost, Z: [data.X, ...task.base.Z.map(local)], A: [data.X, ...task.base.A.map(local)] };
     const theta = task.theta.slice();
+    const view = (m: SharedMatrix): Tensor => new Tensor(m.rows, m.cols, m.data);
+    const X = view(task.X);
+    const shared = { data: { X, Y: view(task.Y) }, base: { cost: task.base.cost, Z: [X, ...task.base.Z.map(view)], A: [X, ...task.base.A.map(view)] } };
+    // Private copies for the JavaScript loops: typed arrays over a SharedArrayBuffer are
+    // a different kind to V8, and mixing both kinds in hot loops makes them polymorphic.
+    // The WebAssembly evaluator copies what it needs into its own memory instead.
+    let owned: { data: Dataset; base: ForwardCache } | undefined;
+    const own = (): { data: Dataset; base: ForwardCache } => {
+      if (!owned) {
+        const local = (t: Tensor): Tensor => new Tensor(t.rows, t.cols, t.data.slice());
+        const OX = local(X);
+        owned = { data: { X: OX, Y: local(shared.data.Y) }, base: { cost: task.base.cost, Z: [OX, ...shared.base.Z.slice(1).map(local)], A: [OX, ...shared.base.A.slice(1).map(local)] } };
+      }
+      return owned;
+    };
     // Incremental evaluation runs its inner loops in WebAssembly where the model's shape allows.
-    const evaluator = task.evaluation === 'incremental' ? WasmIncrementalEvaluator.create(net, theta, data, base) : createEvaluator(task.evaluation, net, theta, data, base);
-    current = { key: task.jobKey, net, evaluator, theta, data, base };
+    const evaluator =
+      task.evaluation === 'incremental' && WasmIncrementalEvaluator.fits(net, shared.data)
+        ? WasmIncrementalEvaluator.create(net, theta, shared.data, shared.base)
+        : createEvaluator(task.evaluation, net, theta, own().data, own().base);
+    current = { key: task.jobKey, net, theta, own, evaluator };
   }
   return current;
 }
 
 /** One task of a sweep, run in a worker thread. */
 export default function runTask(task: SweepTask): SweepTaskResult {
-  const { net, evaluator: ev, theta, data, base } = contextFor(task);
+  const { net, evaluator: ev, theta, own } = contextFor(task);
   switch (task.kind) {
     case 'range': {
       const n = task.end - task.start;
@@ -44,7 +63,7 @@ export default function runTask(task: SweepTask): SweepTaskResult {
     case 'indices':
       return { kind: 'entries', ...estimateIndices(ev, task.indices, task.scheme, task.epsilon) };
     case 'gradient':
-      return { kind: 'gradient', grad: net.backward(theta, data, base, task.defects) };
+      return { kind: 'gradient', grad: net.backward(theta, own().data, own().base, task.defects) };
     case 'directions':
       return {
         kind: 'directions',

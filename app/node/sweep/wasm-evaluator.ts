@@ -47,7 +47,7 @@ class Arena implements ArrayAllocator {
 }
 
 /** Bytes the arena needs: the data, the forward pass and every array IncrementalEvaluator and its tables allocate. */
-function arenaBytes(net: Network, theta: Float64Array, data: Dataset): number {
+function arenaBytes(net: Network, parameters: number, data: Dataset): number {
   const m = data.X.cols;
   const layers = net.spec.layers;
   const units = layers.reduce((s, l) => s + l.units, 0);
@@ -57,7 +57,7 @@ function arenaBytes(net: Network, theta: Float64Array, data: Dataset): number {
     const bytes = layers[l - 1]!.units * (K + 1) * m * 8;
     regions += bytes <= REGION_TABLE_BYTES ? bytes : (K + 1) * m * 8;
   }
-  const f64s = theta.length + m * (data.X.rows + data.Y.rows + 2 * units + 6 + data.X.rows + units + units) + Math.max(...layers.map((l) => l.units));
+  const f64s = parameters + m * (data.X.rows + data.Y.rows + 2 * units + 6 + data.X.rows + units + units) + Math.max(...layers.map((l) => l.units));
   return 8 * f64s + 4 * units * m + regions + 64 * 16 + (1 << 20);
 }
 
@@ -73,12 +73,22 @@ function arenaBytes(net: Network, theta: Float64Array, data: Dataset): number {
 export class WasmIncrementalEvaluator extends IncrementalEvaluator {
   private readonly k: Kernels;
 
-  /** The fast evaluator when the model has that shape and fits, else the JavaScript one. */
+  /**
+   * Whether the kernels serve this model and data: one sigmoid/cross-entropy output,
+   * some layer too wide to replay (an all-narrow network, like the notebook's, has only
+   * the exact JavaScript path), and a memory of at most MAX_ARENA_BYTES.
+   */
+  static fits(net: Network, data: Dataset): boolean {
+    return hasSigmoidCrossEntropyOutput(net) && !replaysExactly(net) && arenaBytes(net, net.parameterCount, data) <= MAX_ARENA_BYTES;
+  }
+
+  /**
+   * The fast evaluator when it fits, else the JavaScript one. The arrays given are
+   * only read (copied into the evaluator's memory), so they may be shared ones.
+   */
   static create(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache): CostEvaluator {
-    // Every layer narrow enough to replay (the notebook): the exact JavaScript path is the only one.
-    const bytes = arenaBytes(net, theta0, data);
-    if (!hasSigmoidCrossEntropyOutput(net) || replaysExactly(net) || bytes > MAX_ARENA_BYTES) return new IncrementalEvaluator(net, theta0, data, base);
-    const arena = new Arena(bytes);
+    if (!WasmIncrementalEvaluator.fits(net, data)) return new IncrementalEvaluator(net, theta0, data, base);
+    const arena = new Arena(arenaBytes(net, net.parameterCount, data));
     const X = arena.tensor(data.X);
     const local: ForwardCache = { cost: base.cost, Z: [X, ...base.Z.slice(1).map((t) => arena.tensor(t))], A: [X, ...base.A.slice(1).map((t) => arena.tensor(t))] };
     return new WasmIncrementalEvaluator(net, arena.copy(theta0), { X, Y: arena.tensor(data.Y) }, local, arena);
