@@ -61,21 +61,21 @@ function assertShape(cond: boolean, msg: string): void {
 }
 
 /**
- * C[i,:] += Σ_p a_p·B[p,:] over p in [p0, p1), with a_p = A[aOff + p·aStride]:
- * one term at a time in p order (exactly the scalar loop's rounding), four rows
- * of B per pass over C[i,:] so C is loaded and stored a quarter as often. Zero coefficients are skipped, as
- * the scalar loop does, so a ±0 or non-finite B never reaches C through them.
+ * C[i,:] += Σ_p A[aOff + p]·B[p,:] over p < k: one term at a time in p order
+ * (exactly the scalar loop's rounding), four rows of B per pass over C[i,:] so C
+ * is loaded and stored a quarter as often. Zero coefficients are skipped, as the
+ * scalar loop does, so a ±0 or non-finite B never reaches C through them.
  */
-function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Array, aOff: number, aStride: number, B: Float64Array, p0: number, p1: number): void {
-  let p = p0;
-  for (; p + 4 <= p1; p += 4) {
-    const a0 = A[aOff + p * aStride]!;
-    const a1 = A[aOff + (p + 1) * aStride]!;
-    const a2 = A[aOff + (p + 2) * aStride]!;
-    const a3 = A[aOff + (p + 3) * aStride]!;
+function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Array, aOff: number, B: Float64Array, k: number): void {
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const a0 = A[aOff + p]!;
+    const a1 = A[aOff + p + 1]!;
+    const a2 = A[aOff + p + 2]!;
+    const a3 = A[aOff + p + 3]!;
     if (a0 === 0 || a1 === 0 || a2 === 0 || a3 === 0) {
       for (let q = p; q < p + 4; q++) {
-        const a = A[aOff + q * aStride]!;
+        const a = A[aOff + q]!;
         if (a === 0) continue;
         const bOff = q * n;
         for (let j = 0; j < n; j++) C[cOff + j] = C[cOff + j]! + a * B[bOff + j]!;
@@ -90,8 +90,8 @@ function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Arra
       C[cOff + j] = C[cOff + j]! + a0 * B[b0 + j]! + a1 * B[b1 + j]! + a2 * B[b2 + j]! + a3 * B[b3 + j]!;
     }
   }
-  for (; p < p1; p++) {
-    const a = A[aOff + p * aStride]!;
+  for (; p < k; p++) {
+    const a = A[aOff + p]!;
     if (a === 0) continue;
     const bOff = p * n;
     for (let j = 0; j < n; j++) C[cOff + j] = C[cOff + j]! + a * B[bOff + j]!;
@@ -110,7 +110,7 @@ function jsProduct(A: Float64Array, m: number, k: number, B: Float64Array, n: nu
   for (let i = 0; i < m; i++) {
     const rowOff = i * n;
     C.fill(0, rowOff, rowOff + n);
-    accumulateRows(C, rowOff, n, A, i * k, 1, B, 0, k);
+    accumulateRows(C, rowOff, n, A, i * k, B, k);
   }
 }
 
