@@ -24,10 +24,16 @@ export type IpcReply = { ok: true; result: unknown } | { ok: false; error: ApiEr
  * it refuses any sender that is not GradProof's own window, any unknown
  * channel, and (through the service) any params the contract rejects.
  */
-export function createIpcHandler(service: { call: (method: never, params: unknown) => Promise<unknown> }, trusted: (url: string | undefined) => boolean = isTrustedSender) {
+export function createIpcHandler(
+  service: { call: (method: never, params: unknown) => Promise<unknown> },
+  trusted: (url: string | undefined) => boolean = isTrustedSender,
+) {
   return async (method: string, event: SenderEvent, params: unknown): Promise<IpcReply> => {
     if (!trusted(event.senderFrame?.url)) {
-      return { ok: false, error: { error: 'refused: the request did not come from GradProof\'s own window', kind: 'invalid' } };
+      return {
+        ok: false,
+        error: { error: "refused: the request did not come from GradProof's own window", kind: 'invalid' },
+      };
     }
     if (!isMethod(method)) return { ok: false, error: { error: `unknown method ${method}`, kind: 'invalid' } };
     try {

@@ -10,10 +10,19 @@ import { APP_ORIGIN, createIpcHandler } from './ipc.js';
 // Electron main process: windows, security, IPC wired to the API. Logic lives in app/.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDir = path.join(here, '..', 'renderer');
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
 
-protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged([
+  { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } },
+]);
 
 const FILTERS: Record<string, Electron.FileFilter[]> = {
   model: [{ name: 'Model spec', extensions: ['json'] }],
@@ -54,10 +63,18 @@ function createWindow(): BrowserWindow {
 }
 
 function menu(win: () => BrowserWindow | undefined): Menu {
-  const go = (hash: string) => () => void win()?.webContents.executeJavaScript(`location.hash = ${JSON.stringify(hash)}`);
+  const go = (hash: string) => () =>
+    void win()?.webContents.executeJavaScript(`location.hash = ${JSON.stringify(hash)}`);
   return Menu.buildFromTemplate([
     ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
-    { label: 'File', submenu: [{ label: 'New audit', accelerator: 'CmdOrCtrl+N', click: go('#/new') }, { type: 'separator' }, { role: process.platform === 'darwin' ? 'close' : 'quit' }] },
+    {
+      label: 'File',
+      submenu: [
+        { label: 'New audit', accelerator: 'CmdOrCtrl+N', click: go('#/new') },
+        { type: 'separator' },
+        { role: process.platform === 'darwin' ? 'close' : 'quit' },
+      ],
+    },
     { role: 'editMenu' },
     {
       label: 'View',
@@ -73,7 +90,19 @@ function menu(win: () => BrowserWindow | undefined): Menu {
         { role: 'togglefullscreen' },
       ],
     },
-    { role: 'help', submenu: [{ label: 'About GradProof', click: () => void dialog.showMessageBox({ message: `GradProof ${app.getVersion()}`, detail: "Proof that a neural network's backpropagation is correct." }) }] },
+    {
+      role: 'help',
+      submenu: [
+        {
+          label: 'About GradProof',
+          click: () =>
+            void dialog.showMessageBox({
+              message: `GradProof ${app.getVersion()}`,
+              detail: "Proof that a neural network's backpropagation is correct.",
+            }),
+        },
+      ],
+    },
   ]);
 }
 
@@ -92,7 +121,12 @@ if (!app.requestSingleInstanceLock()) {
       const file = path.normalize(path.join(rendererDir, decodeURIComponent(url.pathname)));
       if (url.host !== 'gradproof' || !file.startsWith(rendererDir)) return new Response('not found', { status: 404 });
       try {
-        return new Response(await readFile(file), { headers: { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CSP } });
+        return new Response(await readFile(file), {
+          headers: {
+            'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+            'Content-Security-Policy': CSP,
+          },
+        });
       } catch {
         return new Response('not found', { status: 404 });
       }
@@ -102,10 +136,17 @@ if (!app.requestSingleInstanceLock()) {
       // PDFs are printed by a hidden, sandboxed window with JavaScript off: the report's
       // charts are static SVG, complete when the page has loaded, which is the signal to print.
       renderPdf: async (html, paper) => {
-        const printer = new BrowserWindow({ show: false, webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: false } });
+        const printer = new BrowserWindow({
+          show: false,
+          webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: false },
+        });
         try {
           await printer.loadURL(`data:text/html;charset=utf-8;base64,${Buffer.from(html).toString('base64')}`);
-          return await printer.webContents.printToPDF({ pageSize: paper === 'letter' ? 'Letter' : 'A4', printBackground: true, preferCSSPageSize: true });
+          return await printer.webContents.printToPDF({
+            pageSize: paper === 'letter' ? 'Letter' : 'A4',
+            printBackground: true,
+            preferCSSPageSize: true,
+          });
         } finally {
           printer.destroy();
         }

@@ -17,7 +17,13 @@ const layers = [
   { dir: 'app/core', may: ['app/core'], packages: (p) => PURE_PACKAGES.has(p), node: false, electron: false },
   { dir: 'app/node', may: ['app/core', 'app/node'], packages: () => true, node: true, electron: false },
   { dir: 'main', may: ['app', 'main'], packages: () => true, node: true, electron: true },
-  { dir: 'renderer', may: ['app/core', 'renderer'], packages: (p) => !p.startsWith('better-sqlite3') && p !== 'piscina', node: false, electron: false },
+  {
+    dir: 'renderer',
+    may: ['app/core', 'renderer'],
+    packages: (p) => !p.startsWith('better-sqlite3') && p !== 'piscina',
+    node: false,
+    electron: false,
+  },
 ];
 
 function* files(dir) {
@@ -35,7 +41,8 @@ function* files(dir) {
   }
 }
 
-const importRe = /(?:^|\s)(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+const importRe =
+  /(?:^|\s)(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
 const violations = [];
 for (const layer of layers) {
   for (const file of files(path.join(root, layer.dir))) {
@@ -46,7 +53,8 @@ for (const layer of layers) {
       const where = `${path.relative(root, file)}:${line}`;
       if (spec.startsWith('.')) {
         const target = path.relative(root, path.resolve(path.dirname(file), spec));
-        if (!layer.may.some((d) => target === d || target.startsWith(`${d}/`))) violations.push(`${where}: ${layer.dir} may not import ${target} (allowed: ${layer.may.join(', ')})`);
+        if (!layer.may.some((d) => target === d || target.startsWith(`${d}/`)))
+          violations.push(`${where}: ${layer.dir} may not import ${target} (allowed: ${layer.may.join(', ')})`);
       } else if (spec === 'electron' || spec.startsWith('electron/')) {
         if (!layer.electron) violations.push(`${where}: ${layer.dir} may not import electron`);
       } else if (nodeBuiltins.has(spec) || spec.startsWith('node:')) {

@@ -9,7 +9,12 @@ try {
   const Database = require('better-sqlite3');
   new Database(':memory:').close();
 } catch (err) {
-  if (!/NODE_MODULE_VERSION|was compiled against a different Node.js version|invalid ELF|Could not locate the bindings/.test(String(err))) throw err;
+  if (
+    !/NODE_MODULE_VERSION|was compiled against a different Node.js version|invalid ELF|Could not locate the bindings/.test(
+      String(err),
+    )
+  )
+    throw err;
   process.stderr.write('better-sqlite3 was built for another runtime (Electron?); rebuilding it for this Node…\n');
   execSync('npm rebuild better-sqlite3', { stdio: 'inherit' });
 }

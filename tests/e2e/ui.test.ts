@@ -23,7 +23,10 @@ const goHash = async (hash: string) => {
 };
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [BIN, '--db', DB, 'serve', '--port', '0', '--workers', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [BIN, '--db', DB, 'serve', '--port', '0', '--workers', '2'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   url = await new Promise<string>((resolve, reject) => {
     let out = '';
     server.stdout!.on('data', (d) => {
@@ -33,11 +36,26 @@ beforeAll(async () => {
     });
     server.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
   });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
+  });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   // A 4xx the UI handles (a wrong passphrase) is logged by Chromium as a failed resource: not a page error.
-  page.on('console', (m) => m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text()) && pageErrors.push(m.text()));
+  page.on(
+    'console',
+    (m) =>
+      m.type() === 'error' &&
+      !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text()) &&
+      pageErrors.push(m.text()),
+  );
   await page.goto(url);
 }, 60_000);
 
@@ -87,7 +105,9 @@ describe('the GradProof UI, end to end', () => {
     await page.selectOption('#f-eval', 'full');
     await page.click('button:has-text("Run audit")');
     await page.waitForSelector('h1:has-text("Audit running")');
-    await page.waitForFunction(() => /\d+ evaluations\/s/.test(document.body.innerText), undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => /\d+ evaluations\/s/.test(document.body.innerText), undefined, {
+      timeout: 30_000,
+    });
     await page.waitForSelector('text=Per-group difference so far', { timeout: 30_000 });
     await shot('live-run');
     await page.click('button:has-text("Cancel")');
@@ -141,7 +161,9 @@ describe('the GradProof UI, end to end', () => {
     expect(await page.textContent('h2:has-text("Verdict:")')).toMatch(/pass → fail|fail → pass/);
     const changed = await page.locator('tr.changed td:first-child').allTextContents();
     expect(changed.sort()).toEqual(['W2', 'b1']);
-    expect(await page.locator('tr.differs th').allTextContents()).toEqual(expect.arrayContaining(['verdict ≠', 'implementation sha256 ≠']));
+    expect(await page.locator('tr.differs th').allTextContents()).toEqual(
+      expect.arrayContaining(['verdict ≠', 'implementation sha256 ≠']),
+    );
     await shot('compare');
   });
 

@@ -36,8 +36,14 @@ export function cliJson(args: string[]): { status: number | null; json: Record<s
  * Start a slow check (full evaluation of a 4,097-parameter MLP) and resolve once
  * its first progress line is on stderr: the sweep is then under way.
  */
-export async function startSlowCheck(args: string[]): Promise<{ child: ChildProcess; output: { stdout: string; stderr: string } }> {
-  const child = spawn(process.execPath, [BIN, ...args, 'check', '--model', 'mlp:30,64,32,1', '--data', 'random:2048', '--evaluation', 'full', '--progress'], { cwd: ROOT });
+export async function startSlowCheck(
+  args: string[],
+): Promise<{ child: ChildProcess; output: { stdout: string; stderr: string } }> {
+  const child = spawn(
+    process.execPath,
+    [BIN, ...args, 'check', '--model', 'mlp:30,64,32,1', '--data', 'random:2048', '--evaluation', 'full', '--progress'],
+    { cwd: ROOT },
+  );
   const output = { stdout: '', stderr: '' };
   child.stdout!.on('data', (d) => (output.stdout += d));
   await new Promise<void>((resolve) => {

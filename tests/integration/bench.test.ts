@@ -22,7 +22,16 @@ describe('the benchmark (npm run bench)', () => {
     expect(p.parameters).toBe(47);
     expect(p.seconds).toBeGreaterThan(0);
     for (const evaluation of ['incremental', 'full']) {
-      const one = run(process.execPath, [ONE, JSON.stringify({ model: 'builtin:notebook-fraud', data: 'builtin:notebook-case', seed: 1, evaluation, workers: 2 })]);
+      const one = run(process.execPath, [
+        ONE,
+        JSON.stringify({
+          model: 'builtin:notebook-fraud',
+          data: 'builtin:notebook-case',
+          seed: 1,
+          evaluation,
+          workers: 2,
+        }),
+      ]);
       expect(one.status).toBe(0);
       const g = JSON.parse(one.stdout);
       expect(g.entries).toBe(47);

@@ -11,13 +11,21 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
     expect(status).toBe(1);
     expect(json.verdict).toBe('fail');
     expect(sameDigits(json.difference, 0.285093156781, 9)).toBe(true);
-    for (const k of ['threshold', 'epsilon', 'parameters', 'evaluations', 'seconds']) expect(typeof json[k]).toBe('number');
+    for (const k of ['threshold', 'epsilon', 'parameters', 'evaluations', 'seconds'])
+      expect(typeof json[k]).toBe('number');
     expect(json.threshold).toBe(2e-7);
     expect(json.epsilon).toBe(1e-7);
     expect(json.parameters).toBe(47);
     expect(json.evaluations).toBeGreaterThanOrEqual(94);
     const groups = json.groups as { name: string; size: number; difference: number; verdict: string }[];
-    expect(groups.map((g) => [g.name, g.size])).toEqual([['W1', 20], ['b1', 5], ['W2', 15], ['b2', 3], ['W3', 3], ['b3', 1]]);
+    expect(groups.map((g) => [g.name, g.size])).toEqual([
+      ['W1', 20],
+      ['b1', 5],
+      ['W2', 15],
+      ['b2', 3],
+      ['W3', 3],
+      ['b3', 1],
+    ]);
     const byName = Object.fromEntries(groups.map((g) => [g.name, g]));
     const others = ['W1', 'b2', 'W3', 'b3'].map((n) => byName[n]!.difference);
     expect(Math.min(byName.W2!.difference, byName.b1!.difference)).toBeGreaterThan(1e5 * Math.max(...others));
@@ -51,7 +59,17 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
   });
 
   it('--defect and --model mlp / --data random work together', () => {
-    const { status, json } = cliJson(['check', '--model', 'mlp:5,7,1', '--data', 'random:20', '--defect', 'W1:scale:3', '--workers', '2']);
+    const { status, json } = cliJson([
+      'check',
+      '--model',
+      'mlp:5,7,1',
+      '--data',
+      'random:20',
+      '--defect',
+      'W1:scale:3',
+      '--workers',
+      '2',
+    ]);
     expect(status).toBe(1);
     expect(json.groups.find((g: any) => g.name === 'W1').diagnosis.factor).toBeCloseTo(3, 3);
     expect(json.workers).toBe(2);
@@ -88,12 +106,24 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
   describe('bad usage: one line, exit 2, never a stack trace', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-cli-'));
     const badSpec = path.join(dir, 'bad.json');
-    writeFileSync(badSpec, JSON.stringify({ name: 'x', inputs: 4, layers: [{ units: 1, activation: 'softplus' }], loss: 'binary_cross_entropy' }));
+    writeFileSync(
+      badSpec,
+      JSON.stringify({
+        name: 'x',
+        inputs: 4,
+        layers: [{ units: 1, activation: 'softplus' }],
+        loss: 'binary_cross_entropy',
+      }),
+    );
     const cases: [string, string[], RegExp][] = [
       ['unknown flag', ['check', '--frobnicate'], /unknown option '--frobnicate'/],
       ['negative epsilon', ['check', '--epsilon', '-1'], /--epsilon must be greater than 0/],
       ['non-numeric epsilon', ['check', '--epsilon', 'abc'], /--epsilon must be a number/],
-      ['missing model file', ['check', '--model', path.join(dir, 'nope.json')], /model spec .*nope\.json: cannot read it \(no such file\)/],
+      [
+        'missing model file',
+        ['check', '--model', path.join(dir, 'nope.json')],
+        /model spec .*nope\.json: cannot read it \(no such file\)/,
+      ],
       ['invalid model spec', ['check', '--model', badSpec], /field layers\[0\]\.activation/],
       ['unknown defect group', ['check', '--defect', 'W9:flip'], /no such parameter group/],
       ['bad defect', ['check', '--defect', 'W2:scale'], /scale needs a numeric factor/],
@@ -110,7 +140,12 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
         expect(r.status).toBe(2);
         expect(r.stderr).toMatch(message);
         expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-        expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('gradproof:') || l.startsWith('error:')).length).toBe(1);
+        expect(
+          r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => l.startsWith('gradproof:') || l.startsWith('error:')).length,
+        ).toBe(1);
         expect(r.stdout).toBe('');
       });
     }

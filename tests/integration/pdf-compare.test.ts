@@ -35,7 +35,10 @@ describe('the executive PDF', () => {
     const r = run(['report', 'pdf', reportId, '--out', pdf]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/wrote .*report-a4\.pdf \(A4/);
-    const page1 = execFileSync('pdftotext', ['-f', '1', '-l', '1', pdf, '-'], { encoding: 'utf8' }).replace(/[ \t]+\n?/g, ' ');
+    const page1 = execFileSync('pdftotext', ['-f', '1', '-l', '1', pdf, '-'], { encoding: 'utf8' }).replace(
+      /[ \t]+\n?/g,
+      ' ',
+    );
     expect(page1).toMatch(/PASS/);
     expect(page1).toMatch(/computes its gradients correctly/);
     expect(page1).toMatch(/Erin Engineer/);
@@ -85,7 +88,12 @@ describe('gradproof runs compare', () => {
   it('marks W2 and b1 as changed between the buggy and fixed notebook runs (JSON)', () => {
     const c = json(['runs', 'compare', buggyRun, fixedRun]);
     expect(c.verdictChange).toBe('fail → pass');
-    expect(c.groups.filter((g: any) => g.changed).map((g: any) => g.name).sort()).toEqual(['W2', 'b1']);
+    expect(
+      c.groups
+        .filter((g: any) => g.changed)
+        .map((g: any) => g.name)
+        .sort(),
+    ).toEqual(['W2', 'b1']);
     const fields = Object.fromEntries(c.fields.map((f: any) => [f.field, f]));
     expect(fields['implementation sha256'].differs).toBe(true);
     expect(fields['model sha256'].differs).toBe(false);

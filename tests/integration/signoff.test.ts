@@ -9,14 +9,17 @@ const dir = mkdtempSync(path.join(tmpdir(), 'gp-signoff-'));
 const DB = path.join(dir, 'flow.db');
 const ENGINEER = 'Erin Engineer';
 const REVIEWER = 'Rafael Reviewer';
-const as = (db: string, args: string[], passphrase?: string) => cli(['--db', db, ...args], passphrase ? { GRADPROOF_PASSPHRASE: passphrase } : {});
+const as = (db: string, args: string[], passphrase?: string) =>
+  cli(['--db', db, ...args], passphrase ? { GRADPROOF_PASSPHRASE: passphrase } : {});
 const json = (db: string, args: string[], passphrase?: string) => {
   const r = as(db, [...args, '--json'], passphrase);
   // a check that finds a bug exits 1 with a result; anything else non-zero is a failure
-  if (r.status !== 0 && !(args[0] === 'check' && r.status === 1)) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  if (r.status !== 0 && !(args[0] === 'check' && r.status === 1))
+    throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout);
 };
-const sqlite = (db: string, sql: string) => execFileSync('sqlite3', [db, sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const sqlite = (db: string, sql: string) =>
+  execFileSync('sqlite3', [db, sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** A database with two identities and an approved report of the fixed notebook run. */
 function approvedReport(db: string): { runId: string; reportId: string } {
@@ -50,7 +53,12 @@ describe('the sign-off flow from the CLI', () => {
     expect(as(DB, ['verify']).status).toBe(0);
     const statement = shown.statement;
     expect(statement._type).toBe('https://in-toto.io/Statement/v1');
-    expect(statement.subject.map((s: any) => s.name.split(':')[0])).toEqual(['model', 'weights', 'dataset', 'implementation']);
+    expect(statement.subject.map((s: any) => s.name.split(':')[0])).toEqual([
+      'model',
+      'weights',
+      'dataset',
+      'implementation',
+    ]);
     expect(statement.predicate.auditLog.seq).toBeGreaterThan(0);
   });
 
@@ -75,7 +83,9 @@ describe('the sign-off flow from the CLI', () => {
     // approving a draft is refused: the author signs first
     expect(as(db, ['report', 'approve', reportId, '--as', 'Eli'], 'eli-secret-1').stderr).toMatch(/still a draft/);
     // only the author signs as author
-    expect(as(db, ['report', 'sign', reportId, '--as', 'Eli'], 'eli-secret-1').stderr).toMatch(/only the report's author \(Rae\) signs it/);
+    expect(as(db, ['report', 'sign', reportId, '--as', 'Eli'], 'eli-secret-1').stderr).toMatch(
+      /only the report's author \(Rae\) signs it/,
+    );
     json(db, ['report', 'sign', reportId, '--as', 'Rae'], 'rae-secret-1');
     const own = as(db, ['report', 'approve', reportId, '--as', 'Rae'], 'rae-secret-1');
     expect(own.status).toBe(2);
@@ -86,7 +96,11 @@ describe('the sign-off flow from the CLI', () => {
     expect(as(db, ['report', 'reject', reportId, '--as', 'Eli', '--reason', ' '], 'eli-secret-1').status).toBe(2);
     expect(json(db, ['report', 'show', reportId]).state).toBe('prepared');
     // a wrong passphrase signs nothing
-    const wrong = as(db, ['report', 'sign', json(db, ['report', 'create', run.runId, '--as', 'Eli']).reportId, '--as', 'Eli'], 'not-the-passphrase');
+    const wrong = as(
+      db,
+      ['report', 'sign', json(db, ['report', 'create', run.runId, '--as', 'Eli']).reportId, '--as', 'Eli'],
+      'not-the-passphrase',
+    );
     expect(wrong.stderr).toMatch(/wrong passphrase for Eli/);
   });
 
@@ -95,10 +109,16 @@ describe('the sign-off flow from the CLI', () => {
     json(db, ['identity', 'create', '--name', 'Eng', '--role', 'engineer'], 'eng-secret-1');
     const run = json(db, ['check']);
     const { reportId } = json(db, ['report', 'create', run.runId, '--as', 'Eng']);
-    expect(() => sqlite(db, `UPDATE reports SET state = 'approved' WHERE id = '${reportId}'`)).toThrow(/not allowed|approval needs a reviewer/);
-    expect(() => sqlite(db, `UPDATE reports SET state = 'prepared' WHERE id = '${reportId}'`)).toThrow(/prepared only by its author's signature/);
+    expect(() => sqlite(db, `UPDATE reports SET state = 'approved' WHERE id = '${reportId}'`)).toThrow(
+      /not allowed|approval needs a reviewer/,
+    );
+    expect(() => sqlite(db, `UPDATE reports SET state = 'prepared' WHERE id = '${reportId}'`)).toThrow(
+      /prepared only by its author's signature/,
+    );
     json(db, ['report', 'sign', reportId, '--as', 'Eng'], 'eng-secret-1');
-    expect(() => sqlite(db, `UPDATE reports SET state = 'approved' WHERE id = '${reportId}'`)).toThrow(/approval needs a reviewer other than the author/);
+    expect(() => sqlite(db, `UPDATE reports SET state = 'approved' WHERE id = '${reportId}'`)).toThrow(
+      /approval needs a reviewer other than the author/,
+    );
     expect(() => sqlite(db, `DELETE FROM signatures`)).toThrow(/cannot be deleted/);
   });
 
@@ -109,7 +129,9 @@ describe('the sign-off flow from the CLI', () => {
     const run = json(db, ['check', '--backprop', 'notebook-buggy']);
     const { reportId } = json(db, ['report', 'create', run.runId, '--as', 'E']);
     json(db, ['report', 'sign', reportId, '--as', 'E'], 'e-secret-12');
-    expect(as(db, ['report', 'reject', reportId, '--as', 'R'], 'r-secret-12').stderr).toMatch(/required option '--reason <text>'/);
+    expect(as(db, ['report', 'reject', reportId, '--as', 'R'], 'r-secret-12').stderr).toMatch(
+      /required option '--reason <text>'/,
+    );
     const r = json(db, ['report', 'reject', reportId, '--as', 'R', '--reason', 'W2 and b1 are wrong'], 'r-secret-12');
     expect(r.state).toBe('rejected');
     expect(as(db, ['verify', reportId]).status).toBe(0);
@@ -126,14 +148,48 @@ describe('tampering is caught', () => {
     return { db, reportId, runId };
   };
   const cases: [string, (t: { reportId: string; runId: string }) => string, RegExp][] = [
-    ['a byte of the stored report', (t) => `DROP TRIGGER reports_body_immutable; UPDATE reports SET body = CAST(replace(CAST(body AS TEXT), '"verdict":"pass"', '"verdict":"pasS"') AS BLOB) WHERE id = '${t.reportId}'`, /report digest: the stored report's bytes hash to [0-9a-f]+, not the recorded/],
-    ['a byte of a signature', (t) => `DROP TRIGGER signatures_immutable; UPDATE signatures SET envelope = CAST(replace(CAST(envelope AS TEXT), '"sig":"', '"sig":"A') AS BLOB) WHERE report_id = '${t.reportId}' AND meaning = 'approval'`, /approval by Rafael Reviewer: signature: the approval signature does not verify/],
-    ['a signer\'s role', () => `UPDATE identities SET role = 'reviewer' WHERE name = '${ENGINEER}'`, /authorship by Erin Engineer: matches its record: the stored record/],
-    ['a result row', (t) => `UPDATE group_results SET difference = 1e-12 WHERE run_id = '${t.runId}' AND name = 'W2'`, /result rows: the stored per-group results differ from the signed report/],
-    ['an entry blob', (t) => `UPDATE entry_results SET numerical = zeroblob(length(numerical)) WHERE run_id = '${t.runId}'`, /entry results: the stored per-entry results differ/],
-    ['the run\'s verdict', (t) => `UPDATE runs SET verdict = 'fail' WHERE id = '${t.runId}'`, /run record: the stored run says fail/],
-    ['an audit-log row', () => `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = '{"forged":true}' WHERE seq = 2`, /audit log chain: audit log row 2 \(.*\) was altered: its hash does not match its content/],
-    ['a deleted audit-log row', () => `DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 3`, /audit log chain: audit log row 3 is missing/],
+    [
+      'a byte of the stored report',
+      (t) =>
+        `DROP TRIGGER reports_body_immutable; UPDATE reports SET body = CAST(replace(CAST(body AS TEXT), '"verdict":"pass"', '"verdict":"pasS"') AS BLOB) WHERE id = '${t.reportId}'`,
+      /report digest: the stored report's bytes hash to [0-9a-f]+, not the recorded/,
+    ],
+    [
+      'a byte of a signature',
+      (t) =>
+        `DROP TRIGGER signatures_immutable; UPDATE signatures SET envelope = CAST(replace(CAST(envelope AS TEXT), '"sig":"', '"sig":"A') AS BLOB) WHERE report_id = '${t.reportId}' AND meaning = 'approval'`,
+      /approval by Rafael Reviewer: signature: the approval signature does not verify/,
+    ],
+    [
+      "a signer's role",
+      () => `UPDATE identities SET role = 'reviewer' WHERE name = '${ENGINEER}'`,
+      /authorship by Erin Engineer: matches its record: the stored record/,
+    ],
+    [
+      'a result row',
+      (t) => `UPDATE group_results SET difference = 1e-12 WHERE run_id = '${t.runId}' AND name = 'W2'`,
+      /result rows: the stored per-group results differ from the signed report/,
+    ],
+    [
+      'an entry blob',
+      (t) => `UPDATE entry_results SET numerical = zeroblob(length(numerical)) WHERE run_id = '${t.runId}'`,
+      /entry results: the stored per-entry results differ/,
+    ],
+    [
+      "the run's verdict",
+      (t) => `UPDATE runs SET verdict = 'fail' WHERE id = '${t.runId}'`,
+      /run record: the stored run says fail/,
+    ],
+    [
+      'an audit-log row',
+      () => `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = '{"forged":true}' WHERE seq = 2`,
+      /audit log chain: audit log row 2 \(.*\) was altered: its hash does not match its content/,
+    ],
+    [
+      'a deleted audit-log row',
+      () => `DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 3`,
+      /audit log chain: audit log row 3 is missing/,
+    ],
   ];
   for (const [what, sql, message] of cases) {
     it(`changing ${what} with the sqlite3 shell: verify exits 1 and says what broke`, () => {
@@ -161,7 +217,11 @@ describe('the exported bundle', () => {
     const bundle = path.join(dir, 'bundle');
     const r = as(db, ['report', 'export', reportId, '--bundle', bundle]);
     expect(r.status).toBe(0);
-    const ok = spawnSync('sh', ['verify-openssl.sh'], { cwd: bundle, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    const ok = spawnSync('sh', ['verify-openssl.sh'], {
+      cwd: bundle,
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin' },
+    });
     expect(ok.stdout).toMatch(/authorship by Erin Engineer \(engineer\): signature valid, signs report\.json/);
     expect(ok.stdout).toMatch(/approval by Rafael Reviewer \(reviewer\): signature valid/);
     expect(ok.status).toBe(0);
@@ -191,7 +251,10 @@ describe('a saved run killed with kill -9', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0].status).toBe('interrupted');
     expect(sqlite(db, 'PRAGMA integrity_check').trim()).toBe('ok');
-    expect(sqlite(db, `SELECT action FROM audit_log ORDER BY seq`).trim().split('\n')).toEqual(['run.started', 'run.interrupted']);
+    expect(sqlite(db, `SELECT action FROM audit_log ORDER BY seq`).trim().split('\n')).toEqual([
+      'run.started',
+      'run.interrupted',
+    ]);
     expect(as(db, ['verify']).status).toBe(0);
   });
 });

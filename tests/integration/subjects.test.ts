@@ -25,7 +25,9 @@ describe("process subjects: the notebook's own functions, audited through the Py
       expect(subject.json.verdict).toBe(builtin.json.verdict);
       expect(subject.status).toBe(builtin.status);
       expect(sameDigits(subject.json.difference, builtin.json.difference, 9)).toBe(true);
-      expect(subject.json.groups.map((g: any) => [g.name, g.size, g.verdict])).toEqual(builtin.json.groups.map((g: any) => [g.name, g.size, g.verdict]));
+      expect(subject.json.groups.map((g: any) => [g.name, g.size, g.verdict])).toEqual(
+        builtin.json.groups.map((g: any) => [g.name, g.size, g.verdict]),
+      );
       if (backprop === 'notebook-buggy') {
         expect(sameDigits(subject.json.difference, 0.285093156781, 9)).toBe(true);
         expect(subject.json.groups.find((g: any) => g.name === 'W2').diagnosis.factor).toBeCloseTo(2, 3);
@@ -57,7 +59,9 @@ describe('a subject that misbehaves mid-sweep ends the run with a clear error an
       const r = cli(['check', '--subject', `python3 ${MIS} ${mode} ${marker}`, '--timeout', '2', '--workers', '2']);
       expect(performance.now() - t0).toBeLessThan(15_000);
       expect(r.status).toBe(4);
-      expect(r.stderr).toMatch(/^gradproof: the check could not be run: subject "python3 tests\/fixtures\/subjects\/misbehaving\.py/);
+      expect(r.stderr).toMatch(
+        /^gradproof: the check could not be run: subject "python3 tests\/fixtures\/subjects\/misbehaving\.py/,
+      );
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe('');
       expect(leftovers(marker)).toEqual([]);
@@ -66,7 +70,10 @@ describe('a subject that misbehaves mid-sweep ends the run with a clear error an
 
   it('the run is recorded as failed to execute, with the reason and no verdict', () => {
     const db = path.join(mkdtempSync(path.join(tmpdir(), 'gp-failrun-')), 'f.db');
-    expect(cli(['--db', db, 'check', '--subject', `python3 ${MIS} exit gp-marker-record-${process.pid}`, '--timeout', '2']).status).toBe(4);
+    expect(
+      cli(['--db', db, 'check', '--subject', `python3 ${MIS} exit gp-marker-record-${process.pid}`, '--timeout', '2'])
+        .status,
+    ).toBe(4);
     const runs = JSON.parse(cli(['--db', db, 'runs', 'list', '--json']).stdout);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: 'failed', verdict: null });
@@ -86,7 +93,11 @@ describe('module subjects', () => {
   it('a JS module with its own backward passes; the same with a planted bug is diagnosed', () => {
     const ok = cliJson(['check', '--subject', 'module:resources/examples/js/tiny-mlp.mjs']);
     expect(ok.json.verdict).toBe('pass');
-    const r = spawnSync(process.execPath, ['bin/gradproof.js', 'check', '--subject', 'module:resources/examples/js/tiny-mlp.mjs', '--json'], { encoding: 'utf8', env: { ...process.env, TINY_MLP_BUG: '1' } });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/gradproof.js', 'check', '--subject', 'module:resources/examples/js/tiny-mlp.mjs', '--json'],
+      { encoding: 'utf8', env: { ...process.env, TINY_MLP_BUG: '1' } },
+    );
     const bad = JSON.parse(r.stdout);
     expect(bad.verdict).toBe('fail');
     expect(bad.groups.find((g: any) => g.name === 'b1').diagnosis.factor).toBeCloseTo(0.5, 3);
@@ -95,7 +106,9 @@ describe('module subjects', () => {
   it('a TypeScript module loads too', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-ts-'));
     const file = path.join(dir, 'quad.ts');
-    execFileSync('sh', ['-c', `cat > ${file} <<'EOF'
+    execFileSync('sh', [
+      '-c',
+      `cat > ${file} <<'EOF'
 export const parameters: Record<string, number[][]> = { W1: [[1.5, -2], [0.5, 3]] };
 export function forward(p: Record<string, number[][]>): number {
   return p.W1!.flat().reduce((s, v) => s + v * v * v, 0);
@@ -103,7 +116,8 @@ export function forward(p: Record<string, number[][]>): number {
 export function backward(p: Record<string, number[][]>): Record<string, number[][]> {
   return { dW1: p.W1!.map((r) => r.map((v) => 3 * v * v)) };
 }
-EOF`]);
+EOF`,
+    ]);
     const r = cliJson(['check', '--subject', `module:${file}`]);
     expect(r.json.verdict).toBe('pass');
     expect(r.json.parameters).toBe(4);
@@ -133,7 +147,15 @@ for l, (i, o) in enumerate([(30, 64), (64, 32), (32, 1)], start=1):
     ws[f"b{l}"] = 0.01 * rs.randn(o, 1)
 np.savez("${npz}", **ws)`,
     ]);
-    const r = cliJson(['check', '--model', 'resources/models/payments-mlp.json', '--weights', npz, '--data', 'builtin:payments']);
+    const r = cliJson([
+      'check',
+      '--model',
+      'resources/models/payments-mlp.json',
+      '--weights',
+      npz,
+      '--data',
+      'builtin:payments',
+    ]);
     expect(r.status).toBe(0);
     expect(r.json.verdict).toBe('pass');
     expect(r.json.parameters).toBe(4097);

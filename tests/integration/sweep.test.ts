@@ -12,34 +12,58 @@ import { CancelledError } from '../../app/node/util/errors.js';
 import { startSlowCheck } from '../helpers/cli.js';
 import { sameDigits } from '../helpers/golden.js';
 
-const settings = (evaluation: 'incremental' | 'full' = 'incremental'): CheckSettings => ({ epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation });
+const settings = (evaluation: 'incremental' | 'full' = 'incremental'): CheckSettings => ({
+  epsilon: 1e-7,
+  threshold: 2e-7,
+  scheme: 'central',
+  evaluation,
+});
 
 function osThreads(): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
 }
 
 const spec = parseMlpSpec('mlp:10,24,12,1');
-const job = { spec, theta: initParameters(spec, 3), data: randomDataset(spec, 96, 3), defects: [parseDefect('W2:scale:1.5'), parseDefect('b1:flip')] };
+const job = {
+  spec,
+  theta: initParameters(spec, 3),
+  data: randomDataset(spec, 96, 3),
+  defects: [parseDefect('W2:scale:1.5'), parseDefect('b1:flip')],
+};
 
 describe('the worker-thread sweep', () => {
   it('gives identical results, bit for bit, on 1, 2 and 4 workers (and equals the in-thread reference)', async () => {
     const reference = checkBuiltin(job, settings());
-    const runs = await Promise.all([1, 2, 4].map((workers) => runBuiltinSweep(job, settings(), { workers, shardSize: 17 })));
+    const runs = await Promise.all(
+      [1, 2, 4].map((workers) => runBuiltinSweep(job, settings(), { workers, shardSize: 17 })),
+    );
     for (const r of runs) expect(r).toEqual(reference);
     expect(reference.verdict).toBe('fail');
   });
 
   it("reproduces the notebook's 0.285093156781 through the workers in both evaluation modes", async () => {
     for (const mode of ['incremental', 'full'] as const) {
-      const r = await runBuiltinSweep({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS }, settings(mode), { workers: 2 });
+      const r = await runBuiltinSweep(
+        { spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS },
+        settings(mode),
+        { workers: 2 },
+      );
       expect(sameDigits(r.difference, 0.285093156781, 9)).toBe(true);
     }
   });
 
   it('incremental and full agree on a wide network (rank-one updates, linear regions)', async () => {
     const wide = parseMlpSpec('mlp:12,40,30,1');
-    const wjob = { spec: wide, theta: initParameters(wide, 9), data: randomDataset(wide, 128, 9), defects: NOTEBOOK_BUGS };
-    const [inc, full] = await Promise.all([runBuiltinSweep(wjob, settings('incremental'), { workers: 1 }), runBuiltinSweep(wjob, settings('full'), { workers: 1 })]);
+    const wjob = {
+      spec: wide,
+      theta: initParameters(wide, 9),
+      data: randomDataset(wide, 128, 9),
+      defects: NOTEBOOK_BUGS,
+    };
+    const [inc, full] = await Promise.all([
+      runBuiltinSweep(wjob, settings('incremental'), { workers: 1 }),
+      runBuiltinSweep(wjob, settings('full'), { workers: 1 }),
+    ]);
     expect(inc.verdict).toBe(full.verdict);
     expect(Math.abs(inc.difference - full.difference)).toBeLessThan(1e-6 * full.difference);
     inc.groups.forEach((g, i) => {
@@ -84,7 +108,10 @@ describe('the worker-thread sweep', () => {
 
   it('Ctrl-C on the CLI cancels the sweep cleanly: exit 130, a message, no result', async () => {
     // Interrupt once the sweep is under way (runs longer than a second show a progress line).
-    const { child, output } = await startSlowCheck(['--db', path.join(mkdtempSync(path.join(tmpdir(), 'gp-int-')), 'i.db')]);
+    const { child, output } = await startSlowCheck([
+      '--db',
+      path.join(mkdtempSync(path.join(tmpdir(), 'gp-int-')), 'i.db'),
+    ]);
     const t0 = performance.now();
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));

@@ -39,7 +39,11 @@ describe('CSV datasets', () => {
     ['blank.csv', 'a,b,label\n1,,0\n', /blank\.csv: line 2, column "b" is empty/],
     ['empty.csv', '', /empty\.csv: the file is empty; it needs a header row and at least one data row/],
     ['header.csv', 'a,b,label\n', /header\.csv: only a header row; add data rows below it/],
-    ['nolabel.csv', 'a,b,y\n1,2,0\n', /nolabel\.csv: no label column named "label"; the columns are a, b, y\. Choose one with --label NAME/],
+    [
+      'nolabel.csv',
+      'a,b,y\n1,2,0\n',
+      /nolabel\.csv: no label column named "label"; the columns are a, b, y\. Choose one with --label NAME/,
+    ],
   ];
   for (const [name, text, message] of bad) {
     it(`${name}: its own clear error`, () => {
@@ -48,13 +52,15 @@ describe('CSV datasets', () => {
   }
 
   it('a missing file and an unknown format say so', () => {
-    expect(() => loadDataset(path.join(dir, 'nope.csv'), { seed: 1 })).toThrow(/nope\.csv: cannot read it \(no such file\)/);
+    expect(() => loadDataset(path.join(dir, 'nope.csv'), { seed: 1 })).toThrow(
+      /nope\.csv: cannot read it \(no such file\)/,
+    );
     expect(() => loadDataset(file('x.parquet', 'PAR1'), { seed: 1 })).toThrow(/unknown format "\.parquet"; use \.csv/);
   });
 });
 
 describe('arrays written by numpy', () => {
-  it('.npy (examples × columns, label last) and .npz (X, Y) load with numpy\'s numbers', () => {
+  it(".npy (examples × columns, label last) and .npz (X, Y) load with numpy's numbers", () => {
     const npy = path.join(dir, 'd.npy');
     const npz = path.join(dir, 'd.npz');
     py(`a = np.arange(12, dtype=np.float64).reshape(4, 3) / 7; a[:, 2] = [0, 1, 1, 0]; np.save("${npy}", a)
@@ -89,11 +95,71 @@ open("${st}", "wb").write(struct.pack("<Q", len(h)) + h + blobs)`);
     const expected = [0, 1, 2, 3, 4, 5, 0.5, -0.5, 2, 3, 1];
     expect(Array.from(loadWeights(npz, groups, 'm').theta)).toEqual(expected);
     expect(Array.from(loadWeights(st, groups, 'm').theta)).toEqual(expected);
-    const json = file('w.json', JSON.stringify({ W1: [[0, 1, 2], [3, 4, 5]], b1: [0.5, -0.5], W2: [[2, 3]], b2: [[1]] }));
+    const json = file(
+      'w.json',
+      JSON.stringify({
+        W1: [
+          [0, 1, 2],
+          [3, 4, 5],
+        ],
+        b1: [0.5, -0.5],
+        W2: [[2, 3]],
+        b2: [[1]],
+      }),
+    );
     expect(Array.from(loadWeights(json, groups, 'm').theta)).toEqual(expected);
-    expect(() => loadWeights(file('s.json', JSON.stringify({ W1: [[0, 1], [3, 4]], b1: [0, 0], W2: [[2, 3]], b2: [[1]] })), groups, 'm')).toThrow(/W1 has shape \(2, 2\) but model m needs \(2, 3\)/);
-    expect(() => loadWeights(file('m.json', JSON.stringify({ W1: [[0, 1, 2], [3, 4, 5]] })), groups, 'm')).toThrow(/no tensor named b1, W2, b2 for model m/);
-    expect(() => loadWeights(file('e.json', JSON.stringify({ W1: [[0, 1, 2], [3, 4, 5]], b1: [0, 0], W2: [[2, 3]], b2: [[1]], W9: [[1]] })), groups, 'm')).toThrow(/tensors W9 are not parameters of model m/);
+    expect(() =>
+      loadWeights(
+        file(
+          's.json',
+          JSON.stringify({
+            W1: [
+              [0, 1],
+              [3, 4],
+            ],
+            b1: [0, 0],
+            W2: [[2, 3]],
+            b2: [[1]],
+          }),
+        ),
+        groups,
+        'm',
+      ),
+    ).toThrow(/W1 has shape \(2, 2\) but model m needs \(2, 3\)/);
+    expect(() =>
+      loadWeights(
+        file(
+          'm.json',
+          JSON.stringify({
+            W1: [
+              [0, 1, 2],
+              [3, 4, 5],
+            ],
+          }),
+        ),
+        groups,
+        'm',
+      ),
+    ).toThrow(/no tensor named b1, W2, b2 for model m/);
+    expect(() =>
+      loadWeights(
+        file(
+          'e.json',
+          JSON.stringify({
+            W1: [
+              [0, 1, 2],
+              [3, 4, 5],
+            ],
+            b1: [0, 0],
+            W2: [[2, 3]],
+            b2: [[1]],
+            W9: [[1]],
+          }),
+        ),
+        groups,
+        'm',
+      ),
+    ).toThrow(/tensors W9 are not parameters of model m/);
   });
 });
 

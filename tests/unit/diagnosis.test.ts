@@ -10,7 +10,8 @@ const base: CheckSettings = { epsilon: 1e-7, threshold: 2e-7, scheme: 'central',
 const spec = parseMlpSpec('mlp:6,8,5,1');
 const theta = initParameters(spec, 4);
 const data = randomDataset(spec, 40, 4);
-const check = (defect: string, extra: Partial<CheckSettings> = {}) => checkBuiltin({ spec, theta, data, defects: defect ? [parseDefect(defect)] : [] }, { ...base, ...extra });
+const check = (defect: string, extra: Partial<CheckSettings> = {}) =>
+  checkBuiltin({ spec, theta, data, defects: defect ? [parseDefect(defect)] : [] }, { ...base, ...extra });
 
 describe('diagnosis: each injected defect is found and named for what it is', () => {
   const cases: [string, string, string[], Record<string, unknown>][] = [
@@ -86,7 +87,12 @@ describe('kink awareness', () => {
 });
 
 describe('schemes and the ε sweep', () => {
-  const smooth = { spec: parseMlpSpec('mlp:4,6,1'), theta: initParameters(parseMlpSpec('mlp:4,6,1'), 1), data: randomDataset(parseMlpSpec('mlp:4,6,1'), 20, 1), defects: [] };
+  const smooth = {
+    spec: parseMlpSpec('mlp:4,6,1'),
+    theta: initParameters(parseMlpSpec('mlp:4,6,1'), 1),
+    data: randomDataset(parseMlpSpec('mlp:4,6,1'), 20, 1),
+    defects: [],
+  };
   for (const [scheme, expected] of [
     ['central', 2],
     ['forward', 1],
@@ -107,7 +113,10 @@ describe('schemes and the ε sweep', () => {
   }
 
   it("the notebook's buggy backward is a flat line: named a real bug", () => {
-    const r = checkBuiltin({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS }, { ...base, epsilonSweep: true });
+    const r = checkBuiltin(
+      { spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS },
+      { ...base, epsilonSweep: true },
+    );
     const sw = r.epsilonSweep!;
     expect(sw.flat).toBe(true);
     expect(sw.summary).toMatch(/real bug/);
@@ -117,7 +126,10 @@ describe('schemes and the ε sweep', () => {
 
 describe('fast mode', () => {
   it("catches the notebook's bugs along random directions and sweeps only W2 and b1 entry by entry", () => {
-    const r = checkBuiltin({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS }, { ...base, mode: 'fast', directions: 4 });
+    const r = checkBuiltin(
+      { spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS },
+      { ...base, mode: 'fast', directions: 4 },
+    );
     expect(r.mode).toBe('fast');
     expect(r.verdict).toBe('fail');
     expect(r.fast!.escalated.sort()).toEqual(['W2', 'b1']);

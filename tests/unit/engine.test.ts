@@ -24,19 +24,30 @@ describe('the notebook test case', () => {
     const cache = net.forward(c.theta, c.data);
     expect(cache.cost).toBe(nb.cost);
     // BLAS may sum a dot product in another order: Z agrees to rounding, the cost exactly.
-    cache.Z[1]!.toRows().flat().forEach((v, i) => expect(v).toBeCloseTo(nb.Z1.flat()[i]!, 14));
+    cache.Z[1]!.toRows()
+      .flat()
+      .forEach((v, i) => expect(v).toBeCloseTo(nb.Z1.flat()[i]!, 14));
     for (const [defects, ref] of [
       [[], nb.fixed],
       [NOTEBOOK_BUGS, nb.buggy],
     ] as const) {
       const g = net.backward(c.theta, c.data, cache, defects);
-      g.forEach((v, i) => expect(Math.abs(v - ref.grad[i]!)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(ref.grad[i]!))));
+      g.forEach((v, i) =>
+        expect(Math.abs(v - ref.grad[i]!)).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(ref.grad[i]!))),
+      );
     }
   });
 
   it('flattens in group order W1, b1, W2, b2, W3, b3, row-major, and names entries', () => {
     const groups = paramGroups(NOTEBOOK_FRAUD_SPEC);
-    expect(groups.map((g) => `${g.name}:${g.rows}x${g.cols}@${g.offset}`)).toEqual(['W1:5x4@0', 'b1:5x1@20', 'W2:3x5@25', 'b2:3x1@40', 'W3:1x3@43', 'b3:1x1@46']);
+    expect(groups.map((g) => `${g.name}:${g.rows}x${g.cols}@${g.offset}`)).toEqual([
+      'W1:5x4@0',
+      'b1:5x1@20',
+      'W2:3x5@25',
+      'b2:3x1@40',
+      'W3:1x3@43',
+      'b3:1x1@46',
+    ]);
     expect(entryName(groups, 25 + 5 + 3)).toBe('W2[1,3]');
     expect(entryName(groups, 46)).toBe('b3[0,0]');
     const net = new Network(NOTEBOOK_FRAUD_SPEC);
@@ -46,7 +57,13 @@ describe('the notebook test case', () => {
 });
 
 /** Five-point differences: an independent check of the analytic backward of every activation and loss. */
-function fivePoint(net: Network, theta: Float64Array, data: ReturnType<typeof randomDataset>, i: number, h = 1e-4): number {
+function fivePoint(
+  net: Network,
+  theta: Float64Array,
+  data: ReturnType<typeof randomDataset>,
+  i: number,
+  h = 1e-4,
+): number {
   const at = (d: number): number => {
     const t = theta.slice();
     t[i]! += d;
@@ -56,10 +73,42 @@ function fivePoint(net: Network, theta: Float64Array, data: ReturnType<typeof ra
 }
 
 const specs: ModelSpec[] = [
-  { name: 'tanh-mse', inputs: 3, layers: [{ units: 4, activation: 'tanh' }, { units: 2, activation: 'linear' }], loss: 'mean_squared_error' },
-  { name: 'sigmoid-mse', inputs: 3, layers: [{ units: 4, activation: 'sigmoid' }, { units: 2, activation: 'sigmoid' }], loss: 'mean_squared_error' },
-  { name: 'leaky-softmax', inputs: 3, layers: [{ units: 5, activation: 'leaky_relu', alpha: 0.1 }, { units: 3, activation: 'linear' }], loss: 'softmax_cross_entropy' },
-  { name: 'tanh-bce', inputs: 2, layers: [{ units: 3, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' },
+  {
+    name: 'tanh-mse',
+    inputs: 3,
+    layers: [
+      { units: 4, activation: 'tanh' },
+      { units: 2, activation: 'linear' },
+    ],
+    loss: 'mean_squared_error',
+  },
+  {
+    name: 'sigmoid-mse',
+    inputs: 3,
+    layers: [
+      { units: 4, activation: 'sigmoid' },
+      { units: 2, activation: 'sigmoid' },
+    ],
+    loss: 'mean_squared_error',
+  },
+  {
+    name: 'leaky-softmax',
+    inputs: 3,
+    layers: [
+      { units: 5, activation: 'leaky_relu', alpha: 0.1 },
+      { units: 3, activation: 'linear' },
+    ],
+    loss: 'softmax_cross_entropy',
+  },
+  {
+    name: 'tanh-bce',
+    inputs: 2,
+    layers: [
+      { units: 3, activation: 'tanh' },
+      { units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binary_cross_entropy',
+  },
 ];
 
 describe('analytic backward of every activation and loss', () => {
@@ -90,7 +139,11 @@ describe('defects', () => {
   };
 
   it('scale, flip and zero touch only their group', () => {
-    const g = net.backward(theta, data, cache, [parseDefect('W2:scale:3'), parseDefect('b1:flip'), parseDefect('b3:zero')]);
+    const g = net.backward(theta, data, cache, [
+      parseDefect('W2:scale:3'),
+      parseDefect('b1:flip'),
+      parseDefect('b3:zero'),
+    ]);
     expect(Array.from(slice(g, 'W2'))).toEqual(Array.from(slice(clean, 'W2'), (v) => v * 3));
     expect(Array.from(slice(g, 'b1'))).toEqual(Array.from(slice(clean, 'b1'), (v) => -v));
     expect(Array.from(slice(g, 'b3'))).toEqual([0]);
@@ -113,7 +166,9 @@ describe('defects', () => {
     expect(() => parseDefect('W2:scale')).toThrow(/numeric factor/);
     expect(() => parseDefect('W2:melt')).toThrow(/unknown kind "melt"/);
     expect(() => parseDefect('W2')).toThrow(/GROUP:KIND/);
-    expect(() => validateDefects([parseDefect('W9:flip')], net.groups)).toThrow(/no such parameter group; groups are W1, b1/);
+    expect(() => validateDefects([parseDefect('W9:flip')], net.groups)).toThrow(
+      /no such parameter group; groups are W1, b1/,
+    );
     expect(() => validateDefects([parseDefect('b1:transpose')], net.groups)).toThrow(/at least 2 rows and 2 columns/);
     expect(() => validateDefects([parseDefect('layer7:drop-derivative')], net.groups)).toThrow(/layers 1 to 3/);
   });
@@ -154,10 +209,59 @@ describe('incremental evaluation, path by path', () => {
   // carried through further layers, narrow replayed layers, and the loss tails.
   const shapes: [string, ModelSpec][] = [
     ['relu → relu → sigmoid, cross-entropy', parseMlpSpec('mlp:12,40,20,1')],
-    ['leaky → tanh → sigmoid', { name: 'lt', inputs: 12, layers: [{ units: 24, activation: 'leaky_relu', alpha: 0.05 }, { units: 16, activation: 'tanh' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' }],
-    ['relu → relu → relu → softmax', { name: 'rs', inputs: 10, layers: [{ units: 20, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 12, activation: 'relu' }, { units: 3, activation: 'sigmoid' }], loss: 'softmax_cross_entropy' }],
-    ['relu → narrow relu → relu output, squared error', { name: 'rn', inputs: 12, layers: [{ units: 6, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 2, activation: 'relu' }], loss: 'mean_squared_error' }],
-    ['sigmoid → leaky → linear, squared error', { name: 'sl', inputs: 12, layers: [{ units: 20, activation: 'sigmoid' }, { units: 10, activation: 'leaky_relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' }],
+    [
+      'leaky → tanh → sigmoid',
+      {
+        name: 'lt',
+        inputs: 12,
+        layers: [
+          { units: 24, activation: 'leaky_relu', alpha: 0.05 },
+          { units: 16, activation: 'tanh' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        loss: 'binary_cross_entropy',
+      },
+    ],
+    [
+      'relu → relu → relu → softmax',
+      {
+        name: 'rs',
+        inputs: 10,
+        layers: [
+          { units: 20, activation: 'relu' },
+          { units: 16, activation: 'relu' },
+          { units: 12, activation: 'relu' },
+          { units: 3, activation: 'sigmoid' },
+        ],
+        loss: 'softmax_cross_entropy',
+      },
+    ],
+    [
+      'relu → narrow relu → relu output, squared error',
+      {
+        name: 'rn',
+        inputs: 12,
+        layers: [
+          { units: 6, activation: 'relu' },
+          { units: 16, activation: 'relu' },
+          { units: 2, activation: 'relu' },
+        ],
+        loss: 'mean_squared_error',
+      },
+    ],
+    [
+      'sigmoid → leaky → linear, squared error',
+      {
+        name: 'sl',
+        inputs: 12,
+        layers: [
+          { units: 20, activation: 'sigmoid' },
+          { units: 10, activation: 'leaky_relu' },
+          { units: 1, activation: 'linear' },
+        ],
+        loss: 'mean_squared_error',
+      },
+    ],
   ];
   for (const [title, spec] of shapes) {
     it(`matches the full pass to rounding, kinks included: ${title}`, () => {
@@ -179,18 +283,51 @@ describe('incremental evaluation, path by path', () => {
 
 describe('model specs', () => {
   it('errors name the field and the fix', () => {
-    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 2, activation: 'swish' }], loss: 'mean_squared_error' })).toThrow(/field layers\[0\]\.activation: activation must be one of relu/);
-    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 1, activation: 'relu' }], loss: 'binary_cross_entropy' })).toThrow(/set the last activation to "sigmoid"/);
-    expect(() => parseModelSpec({ name: 'x', inputs: -3, layers: [{ units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' })).toThrow(/field inputs/);
-    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [], loss: 'binary_cross_entropy' })).toThrow(/at least one dense layer/);
+    expect(() =>
+      parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 2, activation: 'swish' }], loss: 'mean_squared_error' }),
+    ).toThrow(/field layers\[0\]\.activation: activation must be one of relu/);
+    expect(() =>
+      parseModelSpec({
+        name: 'x',
+        inputs: 3,
+        layers: [{ units: 1, activation: 'relu' }],
+        loss: 'binary_cross_entropy',
+      }),
+    ).toThrow(/set the last activation to "sigmoid"/);
+    expect(() =>
+      parseModelSpec({
+        name: 'x',
+        inputs: -3,
+        layers: [{ units: 1, activation: 'sigmoid' }],
+        loss: 'binary_cross_entropy',
+      }),
+    ).toThrow(/field inputs/);
+    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [], loss: 'binary_cross_entropy' })).toThrow(
+      /at least one dense layer/,
+    );
   });
 });
 
 describe('model spec typos', () => {
   it('a misspelt field is named, with the likely fix', () => {
-    expect(() => parseModelSpec({ name: 'x', inputs: 3, layers: [{ units: 2, activaton: 'relu' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' })).toThrow(
-      /field layers\[0\]\.activaton is not a model spec field; did you mean "activation"\?/,
-    );
-    expect(() => parseModelSpec({ name: 'x', inputz: 3, layers: [{ units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' })).toThrow(/field inputz .*did you mean "inputs"/);
+    expect(() =>
+      parseModelSpec({
+        name: 'x',
+        inputs: 3,
+        layers: [
+          { units: 2, activaton: 'relu' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        loss: 'binary_cross_entropy',
+      }),
+    ).toThrow(/field layers\[0\]\.activaton is not a model spec field; did you mean "activation"\?/);
+    expect(() =>
+      parseModelSpec({
+        name: 'x',
+        inputz: 3,
+        layers: [{ units: 1, activation: 'sigmoid' }],
+        loss: 'binary_cross_entropy',
+      }),
+    ).toThrow(/field inputz .*did you mean "inputs"/);
   });
 });

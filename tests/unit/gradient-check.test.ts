@@ -6,7 +6,12 @@ import { checkOneD } from '../../app/core/check/one-d.js';
 import { NOTEBOOK_BUGS, parseDefect } from '../../app/core/model/defects.js';
 import { golden, sameDigits } from '../helpers/golden.js';
 
-const settings = (evaluation: 'full' | 'incremental'): CheckSettings => ({ epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation });
+const settings = (evaluation: 'full' | 'incremental'): CheckSettings => ({
+  epsilon: 1e-7,
+  threshold: 2e-7,
+  scheme: 'central',
+  evaluation,
+});
 const job = (defects = NOTEBOOK_BUGS) => ({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects });
 
 describe("the notebook's gradient check", () => {
@@ -61,7 +66,10 @@ describe("the notebook's gradient check", () => {
     const spec = parseMlpSpec('mlp:30,128,128,1');
     const theta = initParameters(spec, 1);
     const data = randomDataset(spec, 128, 1);
-    const r = checkBuiltin({ spec, theta, data, defects: [parseDefect('b3:flip')] }, { ...settings('incremental'), epsilon: 1e-6, threshold: 0.1 });
+    const r = checkBuiltin(
+      { spec, theta, data, defects: [parseDefect('b3:flip')] },
+      { ...settings('incremental'), epsilon: 1e-6, threshold: 0.1 },
+    );
     expect(r.difference).toBeLessThan(0.1);
     const b3 = r.groups.find((g) => g.name === 'b3')!;
     expect(b3.size).toBe(1);

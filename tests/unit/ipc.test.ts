@@ -20,15 +20,28 @@ describe('the IPC layer', () => {
   });
 
   it('refuses unknown senders', async () => {
-    for (const url of ['file:///etc/passwd', 'https://evil.example/app://gradproof', 'app://other/index.html', 'http://127.0.0.1:5173/', '', undefined]) {
+    for (const url of [
+      'file:///etc/passwd',
+      'https://evil.example/app://gradproof',
+      'app://other/index.html',
+      'http://127.0.0.1:5173/',
+      '',
+      undefined,
+    ]) {
       const r = await handle('runs.list', { senderFrame: url === undefined ? null : { url } }, {});
-      expect(r).toEqual({ ok: false, error: { error: "refused: the request did not come from GradProof's own window", kind: 'invalid' } });
+      expect(r).toEqual({
+        ok: false,
+        error: { error: "refused: the request did not come from GradProof's own window", kind: 'invalid' },
+      });
     }
     expect(isTrustedSender('app://gradproof/index.html')).toBe(true);
   });
 
   it('refuses unknown channels and malformed arguments, naming the field', async () => {
-    expect(await handle('shell.exec', ours, {})).toMatchObject({ ok: false, error: { error: 'unknown method shell.exec' } });
+    expect(await handle('shell.exec', ours, {})).toMatchObject({
+      ok: false,
+      error: { error: 'unknown method shell.exec' },
+    });
     const cases: [string, unknown, RegExp][] = [
       ['runs.get', {}, /^id: /],
       ['runs.get', { id: 42 }, /^id: /],
@@ -56,8 +69,14 @@ describe('the IPC layer', () => {
   });
 
   it('reports input errors from the engine as such, not as crashes', async () => {
-    expect(await handle('runs.get', ours, { id: 'run-nope' })).toEqual({ ok: false, error: { error: 'no run run-nope', kind: 'not-found', field: 'id' } });
-    expect(await handle('reports.create', ours, { runId: 'run-nope', as: 'nobody' })).toMatchObject({ ok: false, error: { kind: 'not-found' } });
+    expect(await handle('runs.get', ours, { id: 'run-nope' })).toEqual({
+      ok: false,
+      error: { error: 'no run run-nope', kind: 'not-found', field: 'id' },
+    });
+    expect(await handle('reports.create', ours, { runId: 'run-nope', as: 'nobody' })).toMatchObject({
+      ok: false,
+      error: { kind: 'not-found' },
+    });
   });
 
   it('the preload exposes exactly the contract’s methods, each on its own channel', () => {

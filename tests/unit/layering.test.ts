@@ -19,8 +19,14 @@ describe('layering lint', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-layers-'));
     for (const d of ['app/core', 'app/node', 'renderer', 'main']) mkdirSync(path.join(dir, d), { recursive: true });
     writeFileSync(path.join(dir, 'app/core/a.ts'), "import { readFileSync } from 'node:fs';\n");
-    writeFileSync(path.join(dir, 'app/node/b.ts'), "import { app } from 'electron';\nimport { x } from '../core/a.js';\n");
-    writeFileSync(path.join(dir, 'renderer/c.ts'), "import { y } from '../app/node/b.js';\nimport { z } from '../app/core/a.js';\n");
+    writeFileSync(
+      path.join(dir, 'app/node/b.ts'),
+      "import { app } from 'electron';\nimport { x } from '../core/a.js';\n",
+    );
+    writeFileSync(
+      path.join(dir, 'renderer/c.ts'),
+      "import { y } from '../app/node/b.js';\nimport { z } from '../app/core/a.js';\n",
+    );
     const r = run(dir);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/app\/core\/a\.ts:1: app\/core may not import Node's node:fs/);

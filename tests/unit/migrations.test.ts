@@ -7,8 +7,14 @@ import { MIGRATIONS, SCHEMA_VERSION } from '../../app/node/store/migrations.js';
 import { migrate, openStore } from '../../app/node/store/database.js';
 
 const fresh = (): string => path.join(mkdtempSync(path.join(tmpdir(), 'gp-mig-')), 'g.db');
-const tables = (db: Database.Database): string[] => (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
-const triggers = (db: Database.Database): string[] => (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+const tables = (db: Database.Database): string[] =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map(
+    (r) => r.name,
+  );
+const triggers = (db: Database.Database): string[] =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).all() as { name: string }[]).map(
+    (r) => r.name,
+  );
 
 describe('migrations', () => {
   it('are numbered 1, 2, … without gaps', () => {
@@ -20,10 +26,26 @@ describe('migrations', () => {
     const db = new Database(fresh());
     migrate(db, MIGRATIONS, 1);
     expect(db.pragma('user_version', { simple: true })).toBe(1);
-    expect(tables(db)).toEqual(['datasets', 'entry_results', 'group_results', 'implementations', 'models', 'runs', 'weights']);
+    expect(tables(db)).toEqual([
+      'datasets',
+      'entry_results',
+      'group_results',
+      'implementations',
+      'models',
+      'runs',
+      'weights',
+    ]);
     db.pragma('foreign_keys = ON');
-    expect(() => db.prepare(`INSERT INTO group_results (run_id, position, name, rows, cols, difference, verdict) VALUES ('nope', 0, 'W1', 1, 1, 0, 'pass')`).run()).toThrow(/FOREIGN KEY/);
-    expect(() => db.prepare(`INSERT INTO models (sha256, name, ref, first_seen) VALUES ('short', 'm', 'r', 'now')`).run()).toThrow(/CHECK/);
+    expect(() =>
+      db
+        .prepare(
+          `INSERT INTO group_results (run_id, position, name, rows, cols, difference, verdict) VALUES ('nope', 0, 'W1', 1, 1, 0, 'pass')`,
+        )
+        .run(),
+    ).toThrow(/FOREIGN KEY/);
+    expect(() =>
+      db.prepare(`INSERT INTO models (sha256, name, ref, first_seen) VALUES ('short', 'm', 'r', 'now')`).run(),
+    ).toThrow(/CHECK/);
     db.close();
   });
 
@@ -36,9 +58,18 @@ describe('migrations', () => {
     migrate(db);
     expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(tables(db)).toEqual(expect.arrayContaining(['identities', 'reports', 'signatures', 'audit_log']));
-    expect(triggers(db)).toEqual(expect.arrayContaining(['audit_log_no_update', 'audit_log_no_delete', 'reports_state_machine', 'reports_approved_needs_two']));
+    expect(triggers(db)).toEqual(
+      expect.arrayContaining([
+        'audit_log_no_update',
+        'audit_log_no_delete',
+        'reports_state_machine',
+        'reports_approved_needs_two',
+      ]),
+    );
     expect((db.prepare('SELECT name FROM models').get() as { name: string }).name).toBe('m');
-    db.prepare(`INSERT INTO audit_log (seq, at, action, subject, details, prev_hash, hash) VALUES (1, 'now', 'x', 'y', '{}', ?, ?)`).run(h, h);
+    db.prepare(
+      `INSERT INTO audit_log (seq, at, action, subject, details, prev_hash, hash) VALUES (1, 'now', 'x', 'y', '{}', ?, ?)`,
+    ).run(h, h);
     expect(() => db.prepare(`UPDATE audit_log SET action = 'z'`).run()).toThrow(/append-only/);
     expect(() => db.prepare(`DELETE FROM audit_log`).run()).toThrow(/append-only/);
     db.close();
@@ -46,7 +77,14 @@ describe('migrations', () => {
 
   it('a failing migration leaves the database at the version before it', () => {
     const db = new Database(fresh());
-    const broken = [...MIGRATIONS.slice(0, 1), { version: 2, description: 'broken', up: (d: Database.Database) => d.exec('CREATE TABLE half (x); SELECT nope FROM nowhere;') }];
+    const broken = [
+      ...MIGRATIONS.slice(0, 1),
+      {
+        version: 2,
+        description: 'broken',
+        up: (d: Database.Database) => d.exec('CREATE TABLE half (x); SELECT nope FROM nowhere;'),
+      },
+    ];
     expect(() => migrate(db, broken)).toThrow();
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(tables(db)).not.toContain('half');
@@ -66,7 +104,9 @@ describe('migrations', () => {
     const db = new Database(file);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    expect(() => openStore(file)).toThrow(/written by a newer GradProof \(schema 3; this version reads up to 2\): upgrade GradProof, or point --db at another database/);
+    expect(() => openStore(file)).toThrow(
+      /written by a newer GradProof \(schema 3; this version reads up to 2\): upgrade GradProof, or point --db at another database/,
+    );
     const again = new Database(file);
     expect(again.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
     expect(tables(again)).toEqual([]);

@@ -31,14 +31,17 @@ describe('electron-builder.yml', () => {
     const files: string[] = config.files;
     expect(files).toContain('dist/**/*');
     expect(files).toContain('!dist/**/*.map');
-    for (const f of files.filter((x) => !x.startsWith('!'))) expect(f).toMatch(/^(dist|resources|bin)\/|^package\.json$/);
+    for (const f of files.filter((x) => !x.startsWith('!')))
+      expect(f).toMatch(/^(dist|resources|bin)\/|^package\.json$/);
     expect(files.some((f) => /^(app|main|renderer|tests|scripts)\//.test(f))).toBe(false);
     expect(config.extraMetadata.main).toBe(pkg.main);
     expect(pkg.main).toBe('dist/main/main.js');
   });
 
   it('unpacks native modules and thread-loaded code from the asar, and rebuilds better-sqlite3 for Electron', () => {
-    expect(config.asarUnpack).toEqual(expect.arrayContaining(['node_modules/better-sqlite3/**/*', 'dist/app/**/*', 'resources/adapters/**/*']));
+    expect(config.asarUnpack).toEqual(
+      expect.arrayContaining(['node_modules/better-sqlite3/**/*', 'dist/app/**/*', 'resources/adapters/**/*']),
+    );
     expect(config.npmRebuild).toBe(true);
     expect(config.buildDependenciesFromSource).toBe(true);
     expect(pkg.dependencies['better-sqlite3']).toBeDefined();
@@ -51,7 +54,11 @@ describe('electron-builder.yml', () => {
 describe('paths in a packaged app', () => {
   it('worker scripts and the Python adapter resolve to the unpacked copies', async () => {
     const { unpacked } = await import('../../app/node/util/compiled-path.js');
-    expect(unpacked(path.join('/opt/GradProof/resources', 'app.asar', 'dist', 'app', 'node', 'sweep', 'sweep-worker.js'))).toBe(path.join('/opt/GradProof/resources', 'app.asar.unpacked', 'dist', 'app', 'node', 'sweep', 'sweep-worker.js'));
+    expect(
+      unpacked(path.join('/opt/GradProof/resources', 'app.asar', 'dist', 'app', 'node', 'sweep', 'sweep-worker.js')),
+    ).toBe(
+      path.join('/opt/GradProof/resources', 'app.asar.unpacked', 'dist', 'app', 'node', 'sweep', 'sweep-worker.js'),
+    );
     expect(unpacked('/work/main/dist/app/x.js')).toBe('/work/main/dist/app/x.js');
   });
 });

@@ -16,7 +16,8 @@ describe('RandomState matches numpy bit for bit', () => {
       // moves the deviate by at most two ulps after the division, square root and product.
       const exact = draws.filter((_, i) => !c.libm_misrounded.includes(i));
       expect(exact).toEqual(c.randn.filter((_, i) => !c.libm_misrounded.includes(i)));
-      for (const i of c.libm_misrounded) expect(Math.abs(draws[i]! - c.randn[i]!)).toBeLessThanOrEqual(2 * ulp(c.randn[i]!));
+      for (const i of c.libm_misrounded)
+        expect(Math.abs(draws[i]! - c.randn[i]!)).toBeLessThanOrEqual(2 * ulp(c.randn[i]!));
       expect(c.libm_misrounded.length).toBeLessThan(8);
       // An odd randn count leaves a cached deviate that rand must not disturb.
       expect(Array.from(rs.rand(1, c.rand_after.length).data)).toEqual(c.rand_after);

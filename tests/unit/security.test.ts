@@ -10,7 +10,12 @@ describe('renderer security (the built index.html, as it ships)', () => {
   const csp = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1] ?? '';
 
   it('declares a strict Content-Security-Policy', () => {
-    const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    const directives = Object.fromEntries(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v]),
+    );
     expect(directives['default-src']).toEqual(["'none'"]);
     expect(directives['script-src']).toEqual(["'self'"]);
     expect(directives['style-src']).toEqual(["'self'"]);
@@ -26,7 +31,8 @@ describe('renderer security (the built index.html, as it ships)', () => {
     expect(html).not.toMatch(/\son[a-z]+=/i);
     const js = readdirSync(path.join(built, 'assets')).filter((f) => f.endsWith('.js'));
     expect(js.length).toBeGreaterThan(0);
-    for (const f of js) expect(readFileSync(path.join(built, 'assets', f), 'utf8')).not.toMatch(/\beval\(|new Function\(/);
+    for (const f of js)
+      expect(readFileSync(path.join(built, 'assets', f), 'utf8')).not.toMatch(/\beval\(|new Function\(/);
   });
 
   it('the Electron window is isolated, sandboxed, without Node, and blocks navigation and new windows', () => {
@@ -41,6 +47,6 @@ describe('renderer security (the built index.html, as it ships)', () => {
     expect(main).toMatch(/'Content-Security-Policy': CSP/);
     expect(main).not.toMatch(/loadFile\(|file:\/\//);
     // The header CSP and the meta CSP are the same policy.
-    expect(/const CSP = "([^"]+)"/.exec(main)?.[1]).toBe(csp);
+    expect(/const CSP =\s*"([^"]+)"/.exec(main)?.[1]).toBe(csp);
   });
 });

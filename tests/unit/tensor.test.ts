@@ -25,7 +25,11 @@ describe('tensor operations', () => {
     expect(() => matmul(A, A)).toThrow(/do not align/);
   });
   it('A·Bᵀ and Aᵀ·B agree with explicit transposes', () => {
-    expect(matmulTransB(A, A, 0.5).toRows()).toEqual(matmul(A, A.transpose()).toRows().map((r) => r.map((v) => v * 0.5)));
+    expect(matmulTransB(A, A, 0.5).toRows()).toEqual(
+      matmul(A, A.transpose())
+        .toRows()
+        .map((r) => r.map((v) => v * 0.5)),
+    );
     expect(matmulTransA(A, A).toRows()).toEqual(matmul(A.transpose(), A).toRows());
   });
   it('row sums and norms', () => {
@@ -62,8 +66,13 @@ describe('blocked kernels', () => {
     for (let i = 0; i < t.size; i++) if (u.data[i]! < zeros) t.data[i] = 0;
     return t;
   };
-  it('give the scalar loop\'s result bit for bit', () => {
-    for (const [m, k, n] of [[7, 13, 9], [5, 4, 1], [1, 1, 3], [9, 30, 33]] as const) {
+  it("give the scalar loop's result bit for bit", () => {
+    for (const [m, k, n] of [
+      [7, 13, 9],
+      [5, 4, 1],
+      [1, 1, 3],
+      [9, 30, 33],
+    ] as const) {
       const a = rand(m, k, 0.3);
       const b = rand(k, n);
       const bias = rand(m, 1);

@@ -23,8 +23,34 @@ describe('the WebAssembly sweep kernels', () => {
   const shapes: [string, ModelSpec, { soft?: boolean }][] = [
     ['relu → relu → sigmoid', parseMlpSpec('mlp:12,40,20,1'), {}],
     ['relu → relu → relu → sigmoid (deeper rank-one steps in JavaScript)', parseMlpSpec('mlp:10,24,16,12,1'), {}],
-    ['relu → leaky → sigmoid', { name: 'rl', inputs: 12, layers: [{ units: 24, activation: 'relu' }, { units: 16, activation: 'leaky_relu' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' }, {}],
-    ['relu → narrow relu → sigmoid', { name: 'rn', inputs: 12, layers: [{ units: 6, activation: 'relu' }, { units: 16, activation: 'relu' }, { units: 1, activation: 'sigmoid' }], loss: 'binary_cross_entropy' }, {}],
+    [
+      'relu → leaky → sigmoid',
+      {
+        name: 'rl',
+        inputs: 12,
+        layers: [
+          { units: 24, activation: 'relu' },
+          { units: 16, activation: 'leaky_relu' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        loss: 'binary_cross_entropy',
+      },
+      {},
+    ],
+    [
+      'relu → narrow relu → sigmoid',
+      {
+        name: 'rn',
+        inputs: 12,
+        layers: [
+          { units: 6, activation: 'relu' },
+          { units: 16, activation: 'relu' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        loss: 'binary_cross_entropy',
+      },
+      {},
+    ],
     ['relu → relu → sigmoid, soft labels', parseMlpSpec('mlp:12,40,20,1'), { soft: true }],
   ];
   for (const [title, spec, { soft }] of shapes) {
@@ -55,10 +81,16 @@ describe('the WebAssembly sweep kernels', () => {
       for (let i = 0; i < t.size; i++) if (u.data[i]! < zeros) t.data[i] = i % 7 === 0 ? -0 : 0;
       return t;
     };
-    const bits = (t: Tensor): string => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('hex');
+    const bits = (t: Tensor): string =>
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('hex');
     const kernel = wasmProductKernel();
     try {
-      for (const [m, k, n, zeros] of [[33, 64, 100, 0.5], [64, 30, 257, 0], [3, 7, 1000, 0.9], [1, 129, 300, 0.2]] as const) {
+      for (const [m, k, n, zeros] of [
+        [33, 64, 100, 0.5],
+        [64, 30, 257, 0],
+        [3, 7, 1000, 0.9],
+        [1, 129, 300, 0.2],
+      ] as const) {
         const a = rand(m, k, zeros);
         const b = rand(k, n, 0.1);
         const bias = rand(m, 1, 0.3);
@@ -75,7 +107,15 @@ describe('the WebAssembly sweep kernels', () => {
   });
 
   it('other losses and outputs, and all-narrow networks (the notebook), keep the JavaScript evaluator', () => {
-    const mse: ModelSpec = { name: 'mse', inputs: 12, layers: [{ units: 20, activation: 'relu' }, { units: 1, activation: 'linear' }], loss: 'mean_squared_error' };
+    const mse: ModelSpec = {
+      name: 'mse',
+      inputs: 12,
+      layers: [
+        { units: 20, activation: 'relu' },
+        { units: 1, activation: 'linear' },
+      ],
+      loss: 'mean_squared_error',
+    };
     for (const spec of [mse, parseMlpSpec('mlp:4,5,3,1')]) {
       const net = new Network(spec);
       const theta = initParameters(spec, 1);

@@ -16,10 +16,23 @@ export const implementationSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('builtin'),
     backprop: z.enum(['correct', 'notebook-buggy']).default('correct'),
-    defects: z.array(z.string().regex(/^[A-Za-z0-9]+:[a-z-]+(:-?[0-9.eE+-]+)?$/, 'a defect is GROUP:KIND[:FACTOR], e.g. W2:scale:2')).max(20).default([]),
+    defects: z
+      .array(
+        z.string().regex(/^[A-Za-z0-9]+:[a-z-]+(:-?[0-9.eE+-]+)?$/, 'a defect is GROUP:KIND[:FACTOR], e.g. W2:scale:2'),
+      )
+      .max(20)
+      .default([]),
   }),
-  z.strictObject({ kind: z.literal('process'), command: z.string().min(1, 'give the command that runs your subject').max(4000), timeout: z.number().positive().max(3600).default(120) }),
-  z.strictObject({ kind: z.literal('module'), path: z.string().min(1, 'give the path of your .js or .ts module').max(4000), timeout: z.number().positive().max(3600).default(120) }),
+  z.strictObject({
+    kind: z.literal('process'),
+    command: z.string().min(1, 'give the command that runs your subject').max(4000),
+    timeout: z.number().positive().max(3600).default(120),
+  }),
+  z.strictObject({
+    kind: z.literal('module'),
+    path: z.string().min(1, 'give the path of your .js or .ts module').max(4000),
+    timeout: z.number().positive().max(3600).default(120),
+  }),
 ]);
 
 export const checkRequestSchema = z.strictObject({
@@ -55,11 +68,20 @@ export const API = {
   'reports.create': z.strictObject({ runId: id, as: id }),
   'reports.sign': z.strictObject({ id, as: id, passphrase }),
   'reports.approve': z.strictObject({ id, as: id, passphrase, comment: z.string().max(2000).optional() }),
-  'reports.reject': z.strictObject({ id, as: id, passphrase, reason: z.string().trim().min(1, 'a rejection needs its reason').max(2000) }),
+  'reports.reject': z.strictObject({
+    id,
+    as: id,
+    passphrase,
+    reason: z.string().trim().min(1, 'a rejection needs its reason').max(2000),
+  }),
   'reports.verify': z.strictObject({ id }),
   'reports.pdf': z.strictObject({ id, paper: z.enum(['a4', 'letter']).default('a4') }),
   'identities.list': z.strictObject({}),
-  'identities.create': z.strictObject({ name: z.string().trim().min(1, 'give a name').max(80), role: z.enum(['engineer', 'reviewer']), passphrase }),
+  'identities.create': z.strictObject({
+    name: z.string().trim().min(1, 'give a name').max(80),
+    role: z.enum(['engineer', 'reviewer']),
+    passphrase,
+  }),
   'dialog.openFile': z.strictObject({ purpose: z.enum(['model', 'weights', 'dataset', 'module']) }),
 } as const;
 
@@ -146,7 +168,12 @@ export interface ReportDetail {
 }
 
 export interface Results {
-  'library.list': { models: LibraryItem[]; datasets: LibraryItem[]; implementations: LibraryItem[]; weights: LibraryItem[] };
+  'library.list': {
+    models: LibraryItem[];
+    datasets: LibraryItem[];
+    implementations: LibraryItem[];
+    weights: LibraryItem[];
+  };
   'check.start': { jobId: string };
   'check.cancel': { cancelled: boolean };
   'runs.list': RunView[];
@@ -197,7 +224,11 @@ export function validateParams<M extends Method>(method: M, params: unknown): z.
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const field = issue.path.map(String).join('.') || undefined;
-    throw new ApiError({ error: field ? `${field}: ${issue.message}` : issue.message, ...(field ? { field } : {}), kind: 'invalid' });
+    throw new ApiError({
+      error: field ? `${field}: ${issue.message}` : issue.message,
+      ...(field ? { field } : {}),
+      kind: 'invalid',
+    });
   }
   return r.data as z.output<(typeof API)[M]>;
 }

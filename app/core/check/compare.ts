@@ -29,10 +29,26 @@ export function roundoffAllowance(noise: NoiseEstimate, size: number): number {
   return 4 * noise.perEntry * Math.sqrt(size);
 }
 
-function entryReport(groups: readonly ParamGroup[], group: string, index: number, g: number, a: number, kinks?: number): EntryReport {
+function entryReport(
+  groups: readonly ParamGroup[],
+  group: string,
+  index: number,
+  g: number,
+  a: number,
+  kinks?: number,
+): EntryReport {
   const absError = Math.abs(g - a);
   const den = Math.abs(g) + Math.abs(a);
-  return { index, name: entryName(groups, index), group, analytic: g, numerical: a, absError, relError: den === 0 ? 0 : absError / den, ...(kinks ? { kinks } : {}) };
+  return {
+    index,
+    name: entryName(groups, index),
+    group,
+    analytic: g,
+    numerical: a,
+    absError,
+    relError: den === 0 ? 0 : absError / den,
+    ...(kinks ? { kinks } : {}),
+  };
 }
 
 /** One group judged on its own slice: its verdict, note, kinked entries and diagnosis. */
@@ -58,7 +74,11 @@ export function judgeGroup(
   let note: string | undefined;
   const cleanPasses = cleanDifference <= threshold || normOfDifference(cg, ca) <= allowance;
   if (!cleanPasses) verdict = 'fail';
-  else if (kinkedIdx.length > 0 && difference > threshold && normOfDifference(gs, as) > roundoffAllowance(noise, g.size)) {
+  else if (
+    kinkedIdx.length > 0 &&
+    difference > threshold &&
+    normOfDifference(gs, as) > roundoffAllowance(noise, g.size)
+  ) {
     verdict = 'inconclusive';
     note = `${kinkedIdx.length} of ${g.size} entries straddle a ReLU kink; the rest agree`;
   } else {
@@ -79,7 +99,8 @@ export function judgeGroup(
     normNumerical: norm(as),
     ...(note ? { note } : {}),
   };
-  if (verdict === 'fail') report.diagnosis = diagnoseGroup(g, clean.length === gs.length ? gs : cg, clean.length === gs.length ? as : ca);
+  if (verdict === 'fail')
+    report.diagnosis = diagnoseGroup(g, clean.length === gs.length ? gs : cg, clean.length === gs.length ? as : ca);
   const kinked = kinkedIdx.map((i) => entryReport(groups, g.name, g.offset + i, gs[i]!, as[i]!, ks[i]));
   return { report, kinked };
 }
@@ -108,13 +129,22 @@ export function assembleResult(input: AssembleInput): CheckResult {
   const verdict: Verdict = anyFail ? 'fail' : anyInconclusive ? 'inconclusive' : 'pass';
   const findings: string[] = [];
   for (const g of groupReports) {
-    if (g.verdict === 'fail') findings.push(g.diagnosis?.summary ?? `${g.name}: backward disagrees with the finite differences`);
+    if (g.verdict === 'fail')
+      findings.push(g.diagnosis?.summary ?? `${g.name}: backward disagrees with the finite differences`);
   }
   if (kinkTotal > 0) {
-    const names = input.kinked.slice(0, 5).map((e) => e.name).join(', ');
-    findings.push(`${kinkTotal} entr${kinkTotal === 1 ? 'y straddles' : 'ies straddle'} a ReLU kink at ε = ${input.epsilon} (${names}${kinkTotal > 5 ? ', …' : ''}): inconclusive, not failed`);
+    const names = input.kinked
+      .slice(0, 5)
+      .map((e) => e.name)
+      .join(', ');
+    findings.push(
+      `${kinkTotal} entr${kinkTotal === 1 ? 'y straddles' : 'ies straddle'} a ReLU kink at ε = ${input.epsilon} (${names}${kinkTotal > 5 ? ', …' : ''}): inconclusive, not failed`,
+    );
   }
-  if (!anyFail && difference > threshold) findings.push(`global difference ${difference.toExponential(3)} is above ${threshold}, but every group is within round-off or kinks`);
+  if (!anyFail && difference > threshold)
+    findings.push(
+      `global difference ${difference.toExponential(3)} is above ${threshold}, but every group is within round-off or kinks`,
+    );
   return {
     verdict,
     difference,
@@ -129,7 +159,10 @@ export function assembleResult(input: AssembleInput): CheckResult {
     worst: input.worst,
     inconclusive: {
       entries: kinkTotal,
-      reason: kinkTotal > 0 ? 'the perturbation θ±ε changes the sign of a ReLU pre-activation, where the derivative is undefined' : '',
+      reason:
+        kinkTotal > 0
+          ? 'the perturbation θ±ε changes the sign of a ReLU pre-activation, where the derivative is undefined'
+          : '',
       examples: input.kinked.slice(0, 20),
     },
     noise: input.noise,
@@ -171,7 +204,13 @@ export function compareGradients(input: CompareInput): CheckResult {
   });
 }
 
-export function worstEntries(groups: readonly ParamGroup[], grad: Float64Array, approx: Float64Array, kinks: Uint32Array, count: number): EntryReport[] {
+export function worstEntries(
+  groups: readonly ParamGroup[],
+  grad: Float64Array,
+  approx: Float64Array,
+  kinks: Uint32Array,
+  count: number,
+): EntryReport[] {
   // Keep a small sorted list rather than sorting every entry of a large model.
   const best: { i: number; e: number }[] = [];
   for (let i = 0; i < grad.length; i++) {

@@ -28,27 +28,50 @@ export function diagnoseGroup(group: ParamGroup, g: ArrayLike<number>, a: ArrayL
   const name = group.name;
 
   if (na > 0 && ng <= 1e-6 * na) {
-    return { kind: 'zero', ...base, factor: alpha, summary: `${name}: backward returns zero where the true gradient is not (disconnected or never written)` };
+    return {
+      kind: 'zero',
+      ...base,
+      factor: alpha,
+      summary: `${name}: backward returns zero where the true gradient is not (disconnected or never written)`,
+    };
   }
   if (na === 0 && ng > 0) {
-    return { kind: 'unrelated', ...base, summary: `${name}: the cost does not depend on ${name} at all, yet backward returns a non-zero gradient` };
+    return {
+      kind: 'unrelated',
+      ...base,
+      summary: `${name}: the cost does not depend on ${name} at all, yet backward returns a non-zero gradient`,
+    };
   }
   if (residual < FACTOR_RESIDUAL) {
     if (Math.abs(alpha + 1) < 1e-3) {
-      return { kind: 'sign-flip', ...base, factor: alpha, summary: `${name}: backward has the wrong sign (−1.000× the true gradient)` };
+      return {
+        kind: 'sign-flip',
+        ...base,
+        factor: alpha,
+        summary: `${name}: backward has the wrong sign (−1.000× the true gradient)`,
+      };
     }
     return { kind: 'scale', ...base, factor: alpha, summary: `${name}: backward is ${fmt(alpha)}× the true gradient` };
   }
   if (group.rows > 1 && group.cols > 1 && g.length === group.size) {
     // The classic dW = A_prev·dZᵀ bug: ĝᵀ's entries poured into W's row-major slot.
     const t = new Float64Array(group.size);
-    for (let i = 0; i < group.rows; i++) for (let j = 0; j < group.cols; j++) t[j * group.rows + i] = a[i * group.cols + j]!;
+    for (let i = 0; i < group.rows; i++)
+      for (let j = 0; j < group.cols; j++) t[j * group.rows + i] = a[i * group.cols + j]!;
     if (relativeDifference(g, t) < 1e-4) {
-      return { kind: 'transposed', ...base, summary: `${name}: backward holds the transpose of the true gradient (${group.cols}x${group.rows} poured into ${group.rows}x${group.cols})` };
+      return {
+        kind: 'transposed',
+        ...base,
+        summary: `${name}: backward holds the transpose of the true gradient (${group.cols}x${group.rows} poured into ${group.rows}x${group.cols})`,
+      };
     }
   }
   if (Math.abs(correlation) < UNRELATED_CORRELATION) {
-    return { kind: 'unrelated', ...base, summary: `${name}: backward is unrelated to the true gradient (correlation ${fmt(correlation)})` };
+    return {
+      kind: 'unrelated',
+      ...base,
+      summary: `${name}: backward is unrelated to the true gradient (correlation ${fmt(correlation)})`,
+    };
   }
   return {
     kind: 'mismatch',

@@ -13,7 +13,13 @@ export function sweepIndices(parameters: number, max = 512): number[] {
 }
 
 /** The difference at one ε, over all entries and over those that cross no kink. */
-export function epsilonPoint(ev: CostEvaluator, grad: Float64Array, indices: readonly number[], scheme: Scheme, epsilon: number): EpsilonPoint {
+export function epsilonPoint(
+  ev: CostEvaluator,
+  grad: Float64Array,
+  indices: readonly number[],
+  scheme: Scheme,
+  epsilon: number,
+): EpsilonPoint {
   const g: number[] = [];
   const a: number[] = [];
   const gs: number[] = [];
@@ -29,7 +35,12 @@ export function epsilonPoint(ev: CostEvaluator, grad: Float64Array, indices: rea
       as.push(e.value);
     }
   }
-  return { epsilon, difference: relativeDifference(g, a), smoothDifference: gs.length ? relativeDifference(gs, as) : Number.NaN, kinkedEntries: kinked };
+  return {
+    epsilon,
+    difference: relativeDifference(g, a),
+    smoothDifference: gs.length ? relativeDifference(gs, as) : Number.NaN,
+    kinkedEntries: kinked,
+  };
 }
 
 function fitSlope(points: readonly EpsilonPoint[]): number | null {
@@ -57,7 +68,17 @@ export function analyseEpsilonSweep(points: EpsilonPoint[], scheme: Scheme, entr
   const usable = points.filter((p) => Number.isFinite(p.smoothDifference) && p.smoothDifference > 0);
   const expectedSlope = schemeOrder(scheme);
   if (usable.length === 0) {
-    return { scheme, entries, points, expectedSlope, slope: null, floor: Number.NaN, recommendedEpsilon: Number.NaN, flat: false, summary: 'no ε gave a usable difference (every entry crossed a kink)' };
+    return {
+      scheme,
+      entries,
+      points,
+      expectedSlope,
+      slope: null,
+      floor: Number.NaN,
+      recommendedEpsilon: Number.NaN,
+      flat: false,
+      summary: 'no ε gave a usable difference (every entry crossed a kink)',
+    };
   }
   const best = usable.reduce((a, b) => (b.smoothDifference < a.smoothDifference ? b : a));
   const floor = best.smoothDifference;
@@ -73,7 +94,12 @@ export function analyseEpsilonSweep(points: EpsilonPoint[], scheme: Scheme, entr
   return { scheme, entries, points, expectedSlope, slope, floor, recommendedEpsilon: best.epsilon, flat, summary };
 }
 
-export function runEpsilonSweep(ev: CostEvaluator, grad: Float64Array, scheme: Scheme, epsilons: readonly number[] = DEFAULT_EPSILONS): EpsilonSweep {
+export function runEpsilonSweep(
+  ev: CostEvaluator,
+  grad: Float64Array,
+  scheme: Scheme,
+  epsilons: readonly number[] = DEFAULT_EPSILONS,
+): EpsilonSweep {
   const indices = sweepIndices(grad.length);
   const points = epsilons.map((e) => epsilonPoint(ev, grad, indices, scheme, e));
   return analyseEpsilonSweep(points, scheme, indices.length);

@@ -32,7 +32,11 @@ export interface FastJudgement {
 }
 
 /** Judge every group along its directions; the failing ones go on to an entry sweep. */
-export function judgeFast(settings: CheckSettings, analytic: Analytic, evaluations: readonly DirectionEvaluation[]): FastJudgement {
+export function judgeFast(
+  settings: CheckSettings,
+  analytic: Analytic,
+  evaluations: readonly DirectionEvaluation[],
+): FastJudgement {
   const n = analytic.grad.length;
   const seed = settings.directionSeed ?? DEFAULT_DIRECTION_SEED;
   const reports: GroupReport[] = [];
@@ -41,7 +45,13 @@ export function judgeFast(settings: CheckSettings, analytic: Analytic, evaluatio
   const noiseSamples: number[] = [];
   analytic.groups.forEach((group, g) => {
     const mine = evaluations.filter((e) => e.group === g).sort((a, b) => a.k - b.k);
-    const judged = judgeGroupAlongDirections(group, analytic.grad, mine, (k, attempt) => directionVector(n, group, g, seed, k, attempt), settings.threshold);
+    const judged = judgeGroupAlongDirections(
+      group,
+      analytic.grad,
+      mine,
+      (k, attempt) => directionVector(n, group, g, seed, k, attempt),
+      settings.threshold,
+    );
     reports.push(judged.report);
     tests.push(...judged.tests);
     if (judged.noise.sampled > 0) noiseSamples.push(judged.noise.perEntry);
@@ -75,7 +85,12 @@ export function escalatedIndices(groups: readonly ParamGroup[]): number[] {
 }
 
 /** Fast mode's result: groups passed along directions, failing ones judged entry by entry. */
-export function finishFast(settings: CheckSettings, analytic: Analytic, fast: FastJudgement, escalation: Escalation): CheckResult {
+export function finishFast(
+  settings: CheckSettings,
+  analytic: Analytic,
+  fast: FastJudgement,
+  escalation: Escalation,
+): CheckResult {
   const n = analytic.grad.length;
   const approx = new Float64Array(n);
   const kinks = new Uint32Array(n);
@@ -96,7 +111,10 @@ export function finishFast(settings: CheckSettings, analytic: Analytic, fast: Fa
       settings.threshold,
       fast.noise,
     );
-    reports[analytic.groups.indexOf(g)] = { ...r.report, note: `failed along random directions; swept entry by entry${r.report.note ? `; ${r.report.note}` : ''}` };
+    reports[analytic.groups.indexOf(g)] = {
+      ...r.report,
+      note: `failed along random directions; swept entry by entry${r.report.note ? `; ${r.report.note}` : ''}`,
+    };
     kinked.push(...r.kinked);
   }
   // Worst entries can only be named where entries were estimated.

@@ -12,7 +12,14 @@ export const DIRECTION_ATTEMPTS = 4;
  * Direction k of group G: standard normal on G's entries, zero elsewhere, drawn
  * from RandomState([seed, G, k, attempt]) so it is the same on any worker.
  */
-export function directionVector(parameters: number, group: ParamGroup, groupIndex: number, seed: number, k: number, attempt = 0): Float64Array {
+export function directionVector(
+  parameters: number,
+  group: ParamGroup,
+  groupIndex: number,
+  seed: number,
+  k: number,
+  attempt = 0,
+): Float64Array {
   const u = new Float64Array(parameters);
   const rs = new RandomState([seed, groupIndex, k, attempt]);
   for (let i = 0; i < group.size; i++) u[group.offset + i] = rs.standardNormal();
@@ -30,7 +37,14 @@ export interface DirectionEvaluation {
 }
 
 /** Central differences along a direction, retried with a fresh u if it crosses a kink. */
-export function evaluateDirection(ev: CostEvaluator, groups: readonly ParamGroup[], groupIndex: number, seed: number, k: number, epsilon: number): DirectionEvaluation {
+export function evaluateDirection(
+  ev: CostEvaluator,
+  groups: readonly ParamGroup[],
+  groupIndex: number,
+  seed: number,
+  k: number,
+  epsilon: number,
+): DirectionEvaluation {
   const n = ev.theta0.length;
   let last: DirectionEvaluation | undefined;
   for (let attempt = 0; attempt < DIRECTION_ATTEMPTS; attempt++) {
@@ -63,7 +77,10 @@ function lowerGammaP(s: number, x: number): number {
   const logGamma = (z: number): number => {
     // Lanczos approximation, ample for the half-integers used here.
     const g = 7;
-    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+    const c = [
+      0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+      12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    ];
     if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - logGamma(1 - z);
     z -= 1;
     let a = c[0]!;
@@ -110,7 +127,13 @@ export function judgeGroupAlongDirections(
     const a = dotProduct(gs, u);
     analytic.push(a);
     numerical.push(e.numerical);
-    tests.push({ group: group.name, analytic: a, numerical: e.numerical, error: ng > 0 ? Math.abs(a - e.numerical) / ng : Math.abs(a - e.numerical), kinks: e.kinks });
+    tests.push({
+      group: group.name,
+      analytic: a,
+      numerical: e.numerical,
+      error: ng > 0 ? Math.abs(a - e.numerical) / ng : Math.abs(a - e.numerical),
+      kinks: e.kinks,
+    });
     if (e.kinks === 0) {
       smoothA.push(a);
       smoothD.push(e.numerical);

@@ -5,7 +5,14 @@ import type { ModelSpec } from '../model/spec.js';
 import { compareGradients } from './compare.js';
 import { runEpsilonSweep } from './epsilon-sweep.js';
 import { evaluateDirection } from './fast-mode.js';
-import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from './fast-check.js';
+import {
+  DEFAULT_DIRECTIONS,
+  DEFAULT_DIRECTION_SEED,
+  escalatedIndices,
+  fastPlan,
+  finishFast,
+  judgeFast,
+} from './fast-check.js';
 import { explainByReproduction } from './hypotheses.js';
 import { NOISE_STEP_RATIO, estimateNoise, noiseSampleIndices } from './noise.js';
 import type { CheckResult } from './result.js';
@@ -26,7 +33,12 @@ export interface CheckSettings {
   epsilonSweep?: boolean;
 }
 
-export const DEFAULT_SETTINGS: CheckSettings = { epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation: 'incremental' };
+export const DEFAULT_SETTINGS: CheckSettings = {
+  epsilon: 1e-7,
+  threshold: 2e-7,
+  scheme: 'central',
+  evaluation: 'incremental',
+};
 
 /** A built-in subject: GradProof's engine, its parameters, data, and any injected defects. */
 export interface BuiltinJob {
@@ -98,12 +110,22 @@ export function finishCheck(
 }
 
 /** What every mode adds at the end: the ε sweep if asked, and bugs reproduced by hypothesis. */
-export function completeCheck(result: CheckResult, job: BuiltinJob, settings: CheckSettings, grad: Float64Array, ev?: CostEvaluator): CheckResult {
+export function completeCheck(
+  result: CheckResult,
+  job: BuiltinJob,
+  settings: CheckSettings,
+  grad: Float64Array,
+  ev?: CostEvaluator,
+): CheckResult {
   let out = explainByReproduction(result, job, grad);
   if (settings.epsilonSweep) {
     const evaluator = ev ?? createEvaluator(settings.evaluation, new Network(job.spec), job.theta, job.data);
     const sweep = runEpsilonSweep(evaluator, grad, settings.scheme);
-    out = { ...out, epsilonSweep: sweep, evaluations: out.evaluations + sweep.entries * sweep.points.length * evaluationsPerEntry(settings.scheme) };
+    out = {
+      ...out,
+      epsilonSweep: sweep,
+      evaluations: out.evaluations + sweep.entries * sweep.points.length * evaluationsPerEntry(settings.scheme),
+    };
     if (sweep.flat) out.findings = [...out.findings, `ε sweep: ${sweep.summary}`];
   }
   return out;
@@ -116,16 +138,37 @@ export function checkBuiltin(job: BuiltinJob, settings: CheckSettings = DEFAULT_
   const ev = createEvaluator(settings.evaluation, analytic.net, job.theta, job.data);
   if (settings.mode === 'fast') {
     const plan = fastPlan(analytic.net.groups, settings.directions ?? DEFAULT_DIRECTIONS);
-    const evaluations = plan.map(({ group, k }) => evaluateDirection(ev, analytic.net.groups, group, settings.directionSeed ?? DEFAULT_DIRECTION_SEED, k, settings.epsilon));
+    const evaluations = plan.map(({ group, k }) =>
+      evaluateDirection(
+        ev,
+        analytic.net.groups,
+        group,
+        settings.directionSeed ?? DEFAULT_DIRECTION_SEED,
+        k,
+        settings.epsilon,
+      ),
+    );
     const a = { grad: analytic.grad, cost: analytic.cost, groups: analytic.net.groups };
     const fast = judgeFast(settings, a, evaluations);
     const indices = escalatedIndices(fast.failing);
-    return completeCheck(finishFast(settings, a, fast, { indices, ...estimateIndices(ev, indices, settings.scheme, settings.epsilon) }), job, settings, analytic.grad, ev);
+    return completeCheck(
+      finishFast(settings, a, fast, { indices, ...estimateIndices(ev, indices, settings.scheme, settings.epsilon) }),
+      job,
+      settings,
+      analytic.grad,
+      ev,
+    );
   }
   const approx = new Float64Array(n);
   const kinks = new Uint32Array(n);
   estimateRange(ev, 0, n, settings.scheme, settings.epsilon, approx, kinks);
   const plan = noisePlan(n, settings.epsilon);
-  const result = finishCheck(settings, analytic, approx, kinks, estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon).approx);
+  const result = finishCheck(
+    settings,
+    analytic,
+    approx,
+    kinks,
+    estimateIndices(ev, plan.indices, settings.scheme, plan.epsilon).approx,
+  );
   return completeCheck(result, job, settings, analytic.grad, ev);
 }

@@ -16,17 +16,25 @@ const REPRODUCED = 1e-9;
  * or "unrelated" are re-labelled; the evidence (α, correlation) is kept.
  */
 export function explainByReproduction(result: CheckResult, job: BuiltinJob, grad: Float64Array): CheckResult {
-  const open = result.groups.filter((g) => g.verdict === 'fail' && (g.diagnosis?.kind === 'mismatch' || g.diagnosis?.kind === 'unrelated'));
+  const open = result.groups.filter(
+    (g) => g.verdict === 'fail' && (g.diagnosis?.kind === 'mismatch' || g.diagnosis?.kind === 'unrelated'),
+  );
   if (open.length === 0) return result;
   const net = new Network(job.spec);
   const cache = net.forward(job.theta, job.data);
-  const failing = result.groups.filter((g) => g.verdict === 'fail').map((g) => net.groups.find((x) => x.name === g.name)!);
+  const failing = result.groups
+    .filter((g) => g.verdict === 'fail')
+    .map((g) => net.groups.find((x) => x.name === g.name)!);
   for (let l = 1; l <= net.layerCount; l++) {
     const layer = net.spec.layers[l - 1]!;
     if (layer.activation === 'linear') continue;
     if (l === net.layerCount && deltaIncludesActivation(net.spec.loss)) continue;
     const hyp = net.backward(job.theta, job.data, cache, [{ kind: 'drop-derivative', layer: l }]);
-    const reproduces = failing.every((g) => relativeDifference(grad.subarray(g.offset, g.offset + g.size), hyp.subarray(g.offset, g.offset + g.size)) < REPRODUCED);
+    const reproduces = failing.every(
+      (g) =>
+        relativeDifference(grad.subarray(g.offset, g.offset + g.size), hyp.subarray(g.offset, g.offset + g.size)) <
+        REPRODUCED,
+    );
     if (!reproduces) continue;
     const what = `layer ${l}'s ${layer.activation} derivative${hasKink(layer.activation) ? ` (the mask of Z${l} > 0)` : ''}`;
     const groups = result.groups.map((g) =>

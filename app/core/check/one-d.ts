@@ -19,5 +19,15 @@ export function checkOneD(x: number, theta: number, epsilon = 1e-7, threshold = 
   const dtheta = x;
   const gradapprox = (forward(theta + epsilon) - forward(theta - epsilon)) / (2 * epsilon);
   const difference = relativeDifference([dtheta], [gradapprox]);
-  return { x, theta, epsilon, threshold, J, dtheta, gradapprox, difference, verdict: difference < threshold ? 'pass' : 'fail' };
+  return {
+    x,
+    theta,
+    epsilon,
+    threshold,
+    J,
+    dtheta,
+    gradapprox,
+    difference,
+    verdict: difference < threshold ? 'pass' : 'fail',
+  };
 }

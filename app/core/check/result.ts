@@ -2,7 +2,8 @@ import type { Scheme } from './schemes.js';
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
-export type DiagnosisKind = 'scale' | 'sign-flip' | 'zero' | 'transposed' | 'missing-activation-derivative' | 'unrelated' | 'mismatch';
+export type DiagnosisKind =
+  'scale' | 'sign-flip' | 'zero' | 'transposed' | 'missing-activation-derivative' | 'unrelated' | 'mismatch';
 
 export interface Diagnosis {
   kind: DiagnosisKind;

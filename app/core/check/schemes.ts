@@ -32,7 +32,15 @@ export function estimateEntry(ev: CostEvaluator, index: number, scheme: Scheme, 
 }
 
 /** estimateEntry written into approx[at] and kinks[at]: the sweep's inner loop, which allocates nothing. */
-function estimateInto(ev: CostEvaluator, index: number, scheme: Scheme, epsilon: number, approx: Float64Array, kinks: Uint32Array, at: number): void {
+function estimateInto(
+  ev: CostEvaluator,
+  index: number,
+  scheme: Scheme,
+  epsilon: number,
+  approx: Float64Array,
+  kinks: Uint32Array,
+  at: number,
+): void {
   switch (scheme) {
     case 'forward': {
       const jp = ev.costAtEntry(index, epsilon);
@@ -77,7 +85,12 @@ export function estimateRange(
 }
 
 /** Estimates of `indices` at step `epsilon`, in that order, with their kink counts. */
-export function estimateIndices(ev: CostEvaluator, indices: readonly number[], scheme: Scheme, epsilon: number): { approx: Float64Array; kinks: Uint32Array } {
+export function estimateIndices(
+  ev: CostEvaluator,
+  indices: readonly number[],
+  scheme: Scheme,
+  epsilon: number,
+): { approx: Float64Array; kinks: Uint32Array } {
   const approx = new Float64Array(indices.length);
   const kinks = new Uint32Array(indices.length);
   indices.forEach((i, j) => estimateInto(ev, i, scheme, epsilon, approx, kinks, j));

@@ -82,10 +82,14 @@ export function validateDefects(defects: readonly Defect[], groups: readonly Par
     }
     const g = groups.find((x) => x.name === d.group);
     if (!g) {
-      throw new DefectError(`defect on "${d.group}": no such parameter group; groups are ${groups.map((x) => x.name).join(', ')}`);
+      throw new DefectError(
+        `defect on "${d.group}": no such parameter group; groups are ${groups.map((x) => x.name).join(', ')}`,
+      );
     }
     if (d.kind === 'transpose' && (g.rows < 2 || g.cols < 2)) {
-      throw new DefectError(`defect ${d.group}:transpose: ${d.group} is ${g.rows}x${g.cols}; transposing needs a matrix with at least 2 rows and 2 columns`);
+      throw new DefectError(
+        `defect ${d.group}:transpose: ${d.group} is ${g.rows}x${g.cols}; transposing needs a matrix with at least 2 rows and 2 columns`,
+      );
     }
   }
 }

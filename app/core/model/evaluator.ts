@@ -90,7 +90,8 @@ export class FullEvaluator implements CostEvaluator {
     w[index] = original;
     this.kinks = 0;
     for (let l = 1; l <= this.net.layerCount; l++) {
-      if (hasKink(this.net.spec.layers[l - 1]!.activation)) this.kinks += countSignChanges(this.base.Z[l]!.data, cache.Z[l]!.data);
+      if (hasKink(this.net.spec.layers[l - 1]!.activation))
+        this.kinks += countSignChanges(this.base.Z[l]!.data, cache.Z[l]!.data);
     }
     return cache.cost;
   }
@@ -106,7 +107,8 @@ export class FullEvaluator implements CostEvaluator {
     w.set(this.theta0);
     this.kinks = 0;
     for (let l = 1; l <= this.net.layerCount; l++) {
-      if (hasKink(this.net.spec.layers[l - 1]!.activation)) this.kinks += countSignChanges(this.base.Z[l]!.data, cache.Z[l]!.data);
+      if (hasKink(this.net.spec.layers[l - 1]!.activation))
+        this.kinks += countSignChanges(this.base.Z[l]!.data, cache.Z[l]!.data);
     }
     return cache.cost;
   }
@@ -146,7 +148,9 @@ export class IncrementalEvaluator implements CostEvaluator {
   protected readonly wcol: Float64Array;
   private readonly aTmp: Float64Array;
   /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
-  protected readonly paths: ({ replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined)[];
+  protected readonly paths: (
+    { replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined
+  )[];
   /** One sigmoid output with binary cross-entropy: the fused tail applies. */
   private readonly sigmoidCrossEntropy: boolean;
   protected readonly outQ: Float64Array | undefined;
@@ -192,11 +196,25 @@ export class IncrementalEvaluator implements CostEvaluator {
     this.yBuf = new Float64Array(data.Y.rows * this.m);
     this.wcol = alloc.f64(Math.max(...net.spec.layers.map((x) => x.units)));
     const layers = net.spec.layers;
-    this.paths = [undefined, ...layers.map((layer, q) => {
-      const l = q + 1;
-      const above = l === L ? 'output' : net.weights(theta0, l + 1).cols <= EXACT_REPLAY_MAX_FANIN ? 'narrow' : l + 2 === L && hasKink(layers[l]!.activation) ? 'into-output' : 'rank-one';
-      return { replay: net.weights(theta0, l).cols <= EXACT_REPLAY_MAX_FANIN, activation: layer.activation, above } as const;
-    })];
+    this.paths = [
+      undefined,
+      ...layers.map((layer, q) => {
+        const l = q + 1;
+        const above =
+          l === L
+            ? 'output'
+            : net.weights(theta0, l + 1).cols <= EXACT_REPLAY_MAX_FANIN
+              ? 'narrow'
+              : l + 2 === L && hasKink(layers[l]!.activation)
+                ? 'into-output'
+                : 'rank-one';
+        return {
+          replay: net.weights(theta0, l).cols <= EXACT_REPLAY_MAX_FANIN,
+          activation: layer.activation,
+          above,
+        } as const;
+      }),
+    ];
     // The per-layer tables every sweep reads, built up front: the hot paths then never
     // meet a first-use branch after V8 has optimised them (each such meeting costs a
     // deoptimisation and a recompile per worker). Linear regions stay per unit.
@@ -269,7 +287,8 @@ export class IncrementalEvaluator implements CostEvaluator {
       const reach = Math.abs(step) * (prevRow < 0 ? 1 : this.tables.bound(l, prevRow));
       const split = this.tables.split(l);
       // (The paths that read the new activations themselves take the whole row.)
-      const activeOnly = reach * (1 + 2 ** -50) < split.gaps[i]! && (path.above === 'into-output' || path.above === 'rank-one');
+      const activeOnly =
+        reach * (1 + 2 ** -50) < split.gaps[i]! && (path.above === 'into-output' || path.above === 'rank-one');
       nc = activeOnly ? this.moveActive(l, i, prevRow, step, split) : this.moveKinked(l, i, prevRow, step);
     } else if (path.activation === 'leaky_relu') {
       nc = this.moveKinked(l, i, prevRow, step);
@@ -425,7 +444,6 @@ export class IncrementalEvaluator implements CostEvaluator {
     return nc;
   }
 
-
   /** The moved unit is an output: its new activations swapped into the changed columns. */
   private lossAtTop(i: number, nc: number): number {
     const L = this.net.layerCount;
@@ -462,7 +480,14 @@ export class IncrementalEvaluator implements CostEvaluator {
     const cols = this.cols;
     const dA = this.dA;
     // Fused with the activation below the output; at the output Z_L is what the loss takes.
-    const leaky = l + 1 === net.layerCount ? -1 : next.activation === 'leaky_relu' ? (next.alpha ?? DEFAULT_LEAKY_ALPHA) : next.activation === 'relu' ? 0 : -1;
+    const leaky =
+      l + 1 === net.layerCount
+        ? -1
+        : next.activation === 'leaky_relu'
+          ? (next.alpha ?? DEFAULT_LEAKY_ALPHA)
+          : next.activation === 'relu'
+            ? 0
+            : -1;
     let kinks = 0;
     for (let r = 0; r < W.rows; r++) {
       const w = Wd[r * wc + i]!;
@@ -561,7 +586,8 @@ export class IncrementalEvaluator implements CostEvaluator {
       }
       const a = 1 / (1 + Math.exp(-z)); // sigmoid(), as the forward pass computes it
       const y = Y[c]!;
-      const loss = y === 0 || y === 1 ? -Math.log(y * a + (1 - y) * (1 - a)) : -Math.log(a) * y + -Math.log(1 - a) * (1 - y);
+      const loss =
+        y === 0 || y === 1 ? -Math.log(y * a + (1 - y) * (1 - a)) : -Math.log(a) * y + -Math.log(1 - a) * (1 - y);
       delta += 0 + loss - base[c]!;
     }
     return (1 / this.m) * (this.baseLossSum + delta);
@@ -729,7 +755,8 @@ export class IncrementalEvaluator implements CostEvaluator {
       for (let r = 0; r < z.rows; r++) {
         const bo = r * m;
         const so = r * nc;
-        for (let t = 0; t < nc; t++) if (bz[bo + cols[t]!]! * zd[so + t]! <= 0 && bz[bo + cols[t]!]! !== zd[so + t]!) kinks++;
+        for (let t = 0; t < nc; t++)
+          if (bz[bo + cols[t]!]! * zd[so + t]! <= 0 && bz[bo + cols[t]!]! !== zd[so + t]!) kinks++;
       }
       this.kinks += kinks;
     }
@@ -737,8 +764,16 @@ export class IncrementalEvaluator implements CostEvaluator {
   }
 }
 
-export function createEvaluator(mode: EvaluationMode, net: Network, theta0: Float64Array, data: Dataset, base?: ForwardCache): CostEvaluator {
-  return mode === 'full' ? new FullEvaluator(net, theta0, data, base) : new IncrementalEvaluator(net, theta0, data, base);
+export function createEvaluator(
+  mode: EvaluationMode,
+  net: Network,
+  theta0: Float64Array,
+  data: Dataset,
+  base?: ForwardCache,
+): CostEvaluator {
+  return mode === 'full'
+    ? new FullEvaluator(net, theta0, data, base)
+    : new IncrementalEvaluator(net, theta0, data, base);
 }
 
 /**

@@ -147,7 +147,11 @@ export class IncrementalTables {
     const K = this.base.Z[this.net.layerCount]!.rows;
     if (!table) {
       const slots = this.regionBytes(l) <= REGION_TABLE_BYTES ? this.base.Z[l]!.rows : 1;
-      table = { margin: this.alloc.f64(slots * m), slope: this.alloc.f64(slots * K * m), owner: new Int32Array(slots).fill(-1) };
+      table = {
+        margin: this.alloc.f64(slots * m),
+        slope: this.alloc.f64(slots * K * m),
+        owner: new Int32Array(slots).fill(-1),
+      };
       this.regions[l] = table;
     }
     const slot = table.owner.length === 1 ? 0 : i;

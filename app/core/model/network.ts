@@ -50,10 +50,14 @@ export class Network {
   checkData(data: Dataset): void {
     const last = this.spec.layers[this.layerCount - 1]!;
     if (data.X.rows !== this.spec.inputs) {
-      throw new RangeError(`dataset has ${data.X.rows} features but model "${this.spec.name}" expects ${this.spec.inputs} inputs`);
+      throw new RangeError(
+        `dataset has ${data.X.rows} features but model "${this.spec.name}" expects ${this.spec.inputs} inputs`,
+      );
     }
     if (data.Y.rows !== last.units) {
-      throw new RangeError(`dataset has ${data.Y.rows} label rows but model "${this.spec.name}" has ${last.units} outputs`);
+      throw new RangeError(
+        `dataset has ${data.Y.rows} label rows but model "${this.spec.name}" has ${last.units} outputs`,
+      );
     }
     if (data.X.cols !== data.Y.cols) {
       throw new RangeError(`dataset has ${data.X.cols} examples of features but ${data.Y.cols} labels`);
@@ -99,7 +103,8 @@ export class Network {
       grad.set(db.data, gb.offset);
       if (l > 1) {
         const dA = matmulTransA(this.weights(theta, l), dZ);
-        if (!dropped.has(l - 1)) applyDerivative(this.spec.layers[l - 2]!, cache.Z[l - 1]!.data, cache.A[l - 1]!.data, dA.data);
+        if (!dropped.has(l - 1))
+          applyDerivative(this.spec.layers[l - 2]!, cache.Z[l - 1]!.data, cache.A[l - 1]!.data, dA.data);
         dZ = dA;
       }
     }

@@ -46,7 +46,10 @@ void specTypesAgree;
 
 /** Human-readable path of a zod issue, e.g. `layers[1].activation`. */
 export function issuePath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    '',
+  );
 }
 
 export class SpecError extends Error {
@@ -65,7 +68,8 @@ function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
   }
   return d[a.length]![b.length]!;
 }
@@ -80,7 +84,10 @@ export function parseModelSpec(value: unknown, source = 'model spec'): ModelSpec
     const key = (unknown.keys as string[])[0]!;
     const near = KNOWN_KEYS.filter((k) => editDistance(k, key) <= 2);
     const where = issuePath([...unknown.path, key]);
-    throw new SpecError(`${source}: field ${where} is not a model spec field${near.length ? `; did you mean "${near[0]}"?` : `; fields are ${KNOWN_KEYS.join(', ')}`}`, where);
+    throw new SpecError(
+      `${source}: field ${where} is not a model spec field${near.length ? `; did you mean "${near[0]}"?` : `; fields are ${KNOWN_KEYS.join(', ')}`}`,
+      where,
+    );
   }
   const issue = r.error.issues[0]!;
   const field = issuePath(issue.path) || '(top level)';

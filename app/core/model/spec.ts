@@ -39,7 +39,15 @@ export function paramGroups(spec: ModelSpec): ParamGroup[] {
   let offset = 0;
   spec.layers.forEach((layer, i) => {
     const l = i + 1;
-    groups.push({ name: `W${l}`, rows: layer.units, cols: fanIn, offset, size: layer.units * fanIn, layer: l, kind: 'weight' });
+    groups.push({
+      name: `W${l}`,
+      rows: layer.units,
+      cols: fanIn,
+      offset,
+      size: layer.units * fanIn,
+      layer: l,
+      kind: 'weight',
+    });
     offset += layer.units * fanIn;
     groups.push({ name: `b${l}`, rows: layer.units, cols: 1, offset, size: layer.units, layer: l, kind: 'bias' });
     offset += layer.units;
@@ -68,4 +76,3 @@ export function groupOf(groups: readonly ParamGroup[], index: number): ParamGrou
   for (const g of groups) if (index >= g.offset && index < g.offset + g.size) return g;
   throw new RangeError(`parameter index ${index} is outside the model`);
 }
-

@@ -42,7 +42,8 @@ export interface RunComparison {
   groups: GroupRow[];
 }
 
-const show = (v: unknown): string => (v === undefined || v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const show = (v: unknown): string =>
+  v === undefined || v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 /** Runs side by side: settings and hashes with differences marked, per-group results, the verdict change. */
 export function compareRuns(runs: readonly ComparableRun[]): RunComparison {
@@ -62,7 +63,12 @@ export function compareRuns(runs: readonly ComparableRun[]): RunComparison {
     field('weights sha256', (r) => r.provenance.weights.sha256),
     field('dataset', (r) => r.provenance.dataset.ref),
     field('dataset sha256', (r) => r.provenance.dataset.sha256),
-    field('implementation', (r) => r.provenance.implementation.ref + (r.provenance.implementation.defects?.length ? ` (${r.provenance.implementation.defects.join(', ')})` : '')),
+    field(
+      'implementation',
+      (r) =>
+        r.provenance.implementation.ref +
+        (r.provenance.implementation.defects?.length ? ` (${r.provenance.implementation.defects.join(', ')})` : ''),
+    ),
     field('implementation sha256', (r) => r.provenance.implementation.sha256),
     ...settingKeys.map((k) => field(`settings.${k}`, (r) => (r.settings as Record<string, unknown>)[k])),
     ...envKeys.map((k) => field(`environment.${k}`, (r) => (r.environment as Record<string, unknown>)[k])),
@@ -75,7 +81,13 @@ export function compareRuns(runs: readonly ComparableRun[]): RunComparison {
     const verdicts = gs.map((g) => g?.verdict ?? null);
     const finite = differences.filter((d): d is number => d !== null && d > 0);
     const spread = finite.length > 1 ? Math.log10(Math.max(...finite) / Math.min(...finite)) : 0;
-    return { name, differences, verdicts, diagnoses: gs.map((g) => g?.diagnosis?.summary ?? null), changed: new Set(verdicts).size > 1 || spread > 1 };
+    return {
+      name,
+      differences,
+      verdicts,
+      diagnoses: gs.map((g) => g?.diagnosis?.summary ?? null),
+      changed: new Set(verdicts).size > 1 || spread > 1,
+    };
   });
   const verdicts = runs.map((r) => r.verdict);
   const distinct = [...new Set(verdicts.map(show))];

@@ -28,8 +28,12 @@ export interface PrintableReport {
 }
 
 const esc = (s: unknown): string =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const sci = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(d));
+  String(s ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+const sci = (x: number | null | undefined, d = 3): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(d);
 const utc = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 
 /** One sentence a non-engineer understands. */
@@ -42,7 +46,10 @@ export function executiveSentence(p: AuditPredicate): string {
   }
   if (r.verdict === 'fail') {
     const bad = r.groups.filter((g) => g.verdict === 'fail');
-    const example = bad[0]?.diagnosis?.kind === 'scale' ? ` (for example, ${bad[0].name} comes out ${bad[0].diagnosis.factor!.toFixed(1)} times too large)` : '';
+    const example =
+      bad[0]?.diagnosis?.kind === 'scale'
+        ? ` (for example, ${bad[0].name} comes out ${bad[0].diagnosis.factor!.toFixed(1)} times too large)`
+        : '';
     return `The training code of ${model} has a mistake: the gradients of ${bad.map((g) => g.name).join(' and ')} are wrong${example}, so the model would not learn as designed. It must be fixed and checked again before the model is trusted.`;
   }
   return `No mistake was found in the training code of ${model}, but ${r.inconclusive.entries} of ${n} parameters could not be judged at this step size; an engineer should re-check them before sign-off.`;
@@ -60,7 +67,10 @@ function barChart(groups: GroupReport[], threshold: number): string {
   const y = (v: number): number => 10 + plotH - ((Math.log10(v) - lo) / Math.max(1, hi - lo)) * plotH;
   const slot = (W - left - 10) / groups.length;
   const ticks: string[] = [];
-  for (let e = lo; e <= hi; e++) ticks.push(`<line x1="${left}" x2="${W - 10}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" class="grid"/><text x="${left - 6}" y="${y(10 ** e) + 4}" text-anchor="end">1e${e}</text>`);
+  for (let e = lo; e <= hi; e++)
+    ticks.push(
+      `<line x1="${left}" x2="${W - 10}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" class="grid"/><text x="${left - 6}" y="${y(10 ** e) + 4}" text-anchor="end">1e${e}</text>`,
+    );
   const bars = groups
     .map((g, i) => {
       const x = left + i * slot + slot * 0.18;
@@ -83,9 +93,14 @@ function sweepChart(s: EpsilonSweep): string {
   const px = (v: number): number => 50 + ((x1 - v) / Math.max(1e-9, x1 - x0)) * (W - 70);
   const py = (v: number): number => 10 + ((y1 - v) / Math.max(1, y1 - y0)) * (H - 40);
   const path = pts.map((_, i) => `${i ? 'L' : 'M'}${px(xs[i]!)},${py(ys[i]!)}`).join(' ');
-  const labels = pts.map((p, i) => `<text x="${px(xs[i]!)}" y="${H - 12}" text-anchor="middle">${p.epsilon.toExponential(0)}</text>`).join('');
+  const labels = pts
+    .map((p, i) => `<text x="${px(xs[i]!)}" y="${H - 12}" text-anchor="middle">${p.epsilon.toExponential(0)}</text>`)
+    .join('');
   const grid: string[] = [];
-  for (let e = y0; e <= y1; e++) grid.push(`<line x1="50" x2="${W - 20}" y1="${py(e)}" y2="${py(e)}" class="grid"/><text x="44" y="${py(e) + 4}" text-anchor="end">1e${e}</text>`);
+  for (let e = y0; e <= y1; e++)
+    grid.push(
+      `<line x1="50" x2="${W - 20}" y1="${py(e)}" y2="${py(e)}" class="grid"/><text x="44" y="${py(e) + 4}" text-anchor="end">1e${e}</text>`,
+    );
   return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Difference against epsilon, log-log"><g class="axis">${grid.join('')}${labels}</g><path d="${path}" class="curve"/>${pts.map((_, i) => `<circle cx="${px(xs[i]!)}" cy="${py(ys[i]!)}" r="3" class="dot"/>`).join('')}</svg>`;
 }
 
@@ -131,14 +146,35 @@ export function reportHtml(r: PrintableReport): string {
   const word = res.verdict === 'pass' ? 'PASS' : res.verdict === 'fail' ? 'FAIL' : 'INCONCLUSIVE';
   const subj = Object.fromEntries(r.statement.subject.map((s) => [s.name.split(':')[0], s]));
   const sigRows = r.signatures.length
-    ? r.signatures.map((s) => `<tr><td><strong>${esc(s.meaning)}</strong></td><td>${esc(s.name)}</td><td>${esc(s.role)}</td><td>${esc(utc(s.signedAt))}</td><td class="mono">${esc(s.fingerprint)}</td><td>${esc(s.comment ?? '')}</td></tr>`).join('')
+    ? r.signatures
+        .map(
+          (s) =>
+            `<tr><td><strong>${esc(s.meaning)}</strong></td><td>${esc(s.name)}</td><td>${esc(s.role)}</td><td>${esc(utc(s.signedAt))}</td><td class="mono">${esc(s.fingerprint)}</td><td>${esc(s.comment ?? '')}</td></tr>`,
+        )
+        .join('')
     : `<tr><td colspan="6" class="muted">Not signed yet.</td></tr>`;
-  const settings = Object.entries(p.settings).map(([k, v]) => `<tr><th>${esc(k)}</th><td class="mono">${esc(typeof v === 'object' ? JSON.stringify(v) : v)}</td></tr>`).join('');
-  const env = Object.entries(p.environment).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
-  const groups = res.groups
-    .map((g) => `<tr><td class="mono">${esc(g.name)}</td><td>${g.shape[0]}×${g.shape[1]}</td><td class="mono">${sci(g.difference)}</td><td>${esc(g.verdict)}</td><td>${esc(g.diagnosis ? `${g.diagnosis.summary} (correlation ${g.diagnosis.correlation.toFixed(4)}, ${(g.diagnosis.residual * 100).toFixed(2)}% unexplained)` : (g.note ?? ''))}</td></tr>`)
+  const settings = Object.entries(p.settings)
+    .map(
+      ([k, v]) =>
+        `<tr><th>${esc(k)}</th><td class="mono">${esc(typeof v === 'object' ? JSON.stringify(v) : v)}</td></tr>`,
+    )
     .join('');
-  const worst = res.worst.slice(0, 10).map((e) => `<tr><td class="mono">${esc(e.name)}</td><td class="mono">${sci(e.analytic, 6)}</td><td class="mono">${sci(e.numerical, 6)}</td><td class="mono">${sci(e.absError)}</td><td class="mono">${sci(e.relError)}</td></tr>`).join('');
+  const env = Object.entries(p.environment)
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
+    .join('');
+  const groups = res.groups
+    .map(
+      (g) =>
+        `<tr><td class="mono">${esc(g.name)}</td><td>${g.shape[0]}×${g.shape[1]}</td><td class="mono">${sci(g.difference)}</td><td>${esc(g.verdict)}</td><td>${esc(g.diagnosis ? `${g.diagnosis.summary} (correlation ${g.diagnosis.correlation.toFixed(4)}, ${(g.diagnosis.residual * 100).toFixed(2)}% unexplained)` : (g.note ?? ''))}</td></tr>`,
+    )
+    .join('');
+  const worst = res.worst
+    .slice(0, 10)
+    .map(
+      (e) =>
+        `<tr><td class="mono">${esc(e.name)}</td><td class="mono">${sci(e.analytic, 6)}</td><td class="mono">${sci(e.numerical, 6)}</td><td class="mono">${sci(e.absError)}</td><td class="mono">${sci(e.relError)}</td></tr>`,
+    )
+    .join('');
   const sweep = res.epsilonSweep
     ? `<h2>ε sweep</h2><p>${esc(res.epsilonSweep.summary)}</p>${sweepChart(res.epsilonSweep)}<table><tr><th>ε</th><th>difference</th><th>without kinked entries</th><th>kinked entries</th></tr>${res.epsilonSweep.points.map((pt) => `<tr><td>${pt.epsilon.toExponential(0)}</td><td class="mono">${sci(pt.difference)}</td><td class="mono">${sci(pt.smoothDifference)}</td><td>${pt.kinkedEntries}</td></tr>`).join('')}</table>`
     : '';

@@ -70,14 +70,26 @@ export function auditStatement(subjects: ResourceDescriptor[], predicate: AuditP
   return { _type: STATEMENT_TYPE, subject: subjects, predicateType: AUDIT_PREDICATE, predicate };
 }
 
-export function signOffStatement(reportId: string, reportSha256: string, predicate: SignOffPredicate): Statement<SignOffPredicate> {
-  return { _type: STATEMENT_TYPE, subject: [{ name: `report:${reportId}`, digest: { sha256: reportSha256 } }], predicateType: SIGNOFF_PREDICATE, predicate };
+export function signOffStatement(
+  reportId: string,
+  reportSha256: string,
+  predicate: SignOffPredicate,
+): Statement<SignOffPredicate> {
+  return {
+    _type: STATEMENT_TYPE,
+    subject: [{ name: `report:${reportId}`, digest: { sha256: reportSha256 } }],
+    predicateType: SIGNOFF_PREDICATE,
+    predicate,
+  };
 }
 
 /** Who may do what: the sign-off rules, shared by the transition and the verifier. */
 export function signOffRule(meaning: Meaning, signer: SignerRef, author: SignerRef): string | undefined {
-  if (meaning === 'authorship') return signer.keyid === author.keyid ? undefined : `only the report's author (${author.name}) signs it as author`;
-  if (signer.role !== 'reviewer') return `${signer.name} has the role ${signer.role}; only a reviewer may ${meaning === 'approval' ? 'approve' : 'reject'} a report`;
-  if (signer.keyid === author.keyid || signer.name === author.name) return `${signer.name} wrote this report and cannot ${meaning === 'approval' ? 'approve' : 'reject'} it; a second person must`;
+  if (meaning === 'authorship')
+    return signer.keyid === author.keyid ? undefined : `only the report's author (${author.name}) signs it as author`;
+  if (signer.role !== 'reviewer')
+    return `${signer.name} has the role ${signer.role}; only a reviewer may ${meaning === 'approval' ? 'approve' : 'reject'} a report`;
+  if (signer.keyid === author.keyid || signer.name === author.name)
+    return `${signer.name} wrote this report and cannot ${meaning === 'approval' ? 'approve' : 'reject'} it; a second person must`;
   return undefined;
 }

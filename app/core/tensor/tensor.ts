@@ -66,7 +66,15 @@ function assertShape(cond: boolean, msg: string): void {
  * is loaded and stored a quarter as often. Zero coefficients are skipped, as the
  * scalar loop does, so a ±0 or non-finite B never reaches C through them.
  */
-function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Array, aOff: number, B: Float64Array, k: number): void {
+function accumulateRows(
+  C: Float64Array,
+  cOff: number,
+  n: number,
+  A: Float64Array,
+  aOff: number,
+  B: Float64Array,
+  k: number,
+): void {
   let p = 0;
   for (; p + 4 <= k; p += 4) {
     const a0 = A[aOff + p]!;
@@ -104,7 +112,14 @@ function accumulateRows(C: Float64Array, cOff: number, n: number, A: Float64Arra
  * sweep's workers and the in-thread reference must agree, and the incremental
  * evaluator replays one row of it).
  */
-export type ProductKernel = (A: Float64Array, m: number, k: number, B: Float64Array, n: number, C: Float64Array) => void;
+export type ProductKernel = (
+  A: Float64Array,
+  m: number,
+  k: number,
+  B: Float64Array,
+  n: number,
+  C: Float64Array,
+) => void;
 
 function jsProduct(A: Float64Array, m: number, k: number, B: Float64Array, n: number, C: Float64Array): void {
   for (let i = 0; i < m; i++) {

@@ -33,7 +33,8 @@ export interface Bridge {
  * Host header must be this server's (no DNS rebinding).
  */
 export async function startBridge(service: GradProofService, staticDir: string, port = 0): Promise<Bridge> {
-  if (!existsSync(path.join(staticDir, 'index.html'))) throw new Error(`${staticDir}/index.html is missing: run "npm run build" first`);
+  if (!existsSync(path.join(staticDir, 'index.html')))
+    throw new Error(`${staticDir}/index.html is missing: run "npm run build" first`);
   const token = randomBytes(32).toString('hex');
   const tokenBuf = Buffer.from(token);
   const same = (t: string | undefined): boolean => {
@@ -45,13 +46,20 @@ export async function startBridge(service: GradProofService, staticDir: string, 
 
   const authorised = (req: IncomingMessage, url: URL): boolean => {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const cookie = (req.headers.cookie ?? '').split(/;\s*/).find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1);
+    const cookie = (req.headers.cookie ?? '')
+      .split(/;\s*/)
+      .find((c) => c.startsWith(`${COOKIE}=`))
+      ?.slice(COOKIE.length + 1);
     return same(bearer) || same(cookie) || same(url.searchParams.get('token') ?? undefined);
   };
 
   const send = (res: ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
     res.end(text);
   };
 
@@ -77,14 +85,18 @@ export async function startBridge(service: GradProofService, staticDir: string, 
       return;
     }
     if (!authorised(req, url)) {
-      res.writeHead(401, { 'Content-Type': 'text/plain' }).end('GradProof: this server needs its token; open the URL that `gradproof serve` printed');
+      res
+        .writeHead(401, { 'Content-Type': 'text/plain' })
+        .end('GradProof: this server needs its token; open the URL that `gradproof serve` printed');
       return;
     }
     try {
       if (url.pathname.startsWith('/api/call/')) {
         if (req.method !== 'POST') return send(res, 405, { error: 'use POST', kind: 'invalid' });
-        if (req.headers.origin && req.headers.origin !== origin) return send(res, 403, { error: 'cross-origin requests are refused', kind: 'invalid' });
-        if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return send(res, 415, { error: 'send application/json', kind: 'invalid' });
+        if (req.headers.origin && req.headers.origin !== origin)
+          return send(res, 403, { error: 'cross-origin requests are refused', kind: 'invalid' });
+        if (!/^application\/json\b/.test(req.headers['content-type'] ?? ''))
+          return send(res, 415, { error: 'send application/json', kind: 'invalid' });
         const method = decodeURIComponent(url.pathname.slice('/api/call/'.length));
         if (!isMethod(method)) return send(res, 404, { error: `unknown method ${method}`, kind: 'invalid' });
         let params: unknown;
@@ -97,7 +109,11 @@ export async function startBridge(service: GradProofService, staticDir: string, 
         return send(res, 200, { result: await service.call(method, params) });
       }
       if (url.pathname === '/api/events') {
-        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+        res.writeHead(200, {
+          'Content-Type': 'text/event-stream',
+          'Cache-Control': 'no-store',
+          Connection: 'keep-alive',
+        });
         res.write(': connected\n\n');
         const off = service.onEvent((e: ApiEvent) => res.write(`data: ${JSON.stringify(e)}\n\n`));
         const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
@@ -110,13 +126,21 @@ export async function startBridge(service: GradProofService, staticDir: string, 
       // Static renderer files; the token moves from the URL into a cookie on the first load.
       const rel = path.normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
       let file = path.join(staticDir, rel === '/' ? 'index.html' : rel);
-      if (!file.startsWith(staticDir) || !existsSync(file) || statSync(file).isDirectory()) file = path.join(staticDir, 'index.html');
-      const headers: Record<string, string> = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' };
-      if (url.searchParams.has('token')) headers['Set-Cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+      if (!file.startsWith(staticDir) || !existsSync(file) || statSync(file).isDirectory())
+        file = path.join(staticDir, 'index.html');
+      const headers: Record<string, string> = {
+        'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'X-Frame-Options': 'DENY',
+      };
+      if (url.searchParams.has('token'))
+        headers['Set-Cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
       res.writeHead(200, headers);
       createReadStream(file).pipe(res);
     } catch (err) {
-      if (err instanceof ApiError) return send(res, err.body.kind === 'not-found' ? 404 : err.body.kind === 'internal' ? 500 : 400, err.body);
+      if (err instanceof ApiError)
+        return send(res, err.body.kind === 'not-found' ? 404 : err.body.kind === 'internal' ? 500 : 400, err.body);
       return send(res, 500, { error: `internal error: ${(err as Error).message}`, kind: 'internal' });
     }
   });

@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { type ApiEvent, ApiError, type CheckRequest, type Method, type Results, validateParams } from '../../core/api/contract.js';
+import {
+  type ApiEvent,
+  ApiError,
+  type CheckRequest,
+  type Method,
+  type Results,
+  validateParams,
+} from '../../core/api/contract.js';
 import { compareRuns } from '../../core/report/compare-runs.js';
 import { parseDefect, DefectError } from '../../core/model/defects.js';
 import { type CheckOptions, runAndRecord } from '../cli/check-command.js';
@@ -50,7 +57,12 @@ export class GradProofService {
       'runs.compare': (p) => {
         const runs = p.ids.map((id) => this.run(id));
         const incomplete = runs.find((r) => !r.result);
-        if (incomplete) throw new ApiError({ error: `run ${incomplete.id} is ${incomplete.status}: only completed runs can be compared`, kind: 'input', field: 'ids' });
+        if (incomplete)
+          throw new ApiError({
+            error: `run ${incomplete.id} is ${incomplete.status}: only completed runs can be compared`,
+            kind: 'input',
+            field: 'ids',
+          });
         return { comparison: compareRuns(runs), runs };
       },
       'reports.list': () => listReports(this.store),
@@ -60,10 +72,16 @@ export class GradProofService {
       'reports.approve': (p) => this.detail(transition(this.store, p.id, 'approve', p.as, p.passphrase, p.comment)),
       'reports.reject': (p) => this.detail(transition(this.store, p.id, 'reject', p.as, p.passphrase, p.reason)),
       'reports.verify': (p) => verifyStoredReport(this.store, p.id),
-      'reports.pdf': async (p) => ({ base64: (await reportPdf(this.store, p.id, p.paper, this.options.renderPdf)).toString('base64'), filename: `${p.id}.pdf` }),
+      'reports.pdf': async (p) => ({
+        base64: (await reportPdf(this.store, p.id, p.paper, this.options.renderPdf)).toString('base64'),
+        filename: `${p.id}.pdf`,
+      }),
       'identities.list': () => listIdentities(this.store),
       'identities.create': (p) => createIdentity(this.store, p.name, p.role, p.passphrase),
-      'dialog.openFile': async (p) => (this.options.openFile ? { path: await this.options.openFile(p.purpose), available: true } : { path: null, available: false }),
+      'dialog.openFile': async (p) =>
+        this.options.openFile
+          ? { path: await this.options.openFile(p.purpose), available: true }
+          : { path: null, available: false },
     };
   }
 
@@ -74,8 +92,17 @@ export class GradProofService {
       return await (this.handlers[method] as Handler<M>)(valid);
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      if (err instanceof InputError || err instanceof IdentityError || err instanceof ReportError || err instanceof DefectError || err instanceof PdfError) {
-        throw new ApiError({ error: err.message, kind: /^no (run|report|identity)/.test(err.message) ? 'not-found' : 'input' });
+      if (
+        err instanceof InputError ||
+        err instanceof IdentityError ||
+        err instanceof ReportError ||
+        err instanceof DefectError ||
+        err instanceof PdfError
+      ) {
+        throw new ApiError({
+          error: err.message,
+          kind: /^no (run|report|identity)/.test(err.message) ? 'not-found' : 'input',
+        });
       }
       throw new ApiError({ error: `internal error: ${(err as Error).message}`, kind: 'internal' });
     }
@@ -105,7 +132,12 @@ export class GradProofService {
       sha256: r.sha256,
       author: r.author,
       statement: r.statement,
-      signatures: r.signatures.map((s) => ({ meaning: s.meaning, signer: s.signer, signedAt: s.signedAt, comment: s.comment })),
+      signatures: r.signatures.map((s) => ({
+        meaning: s.meaning,
+        signer: s.signer,
+        signedAt: s.signedAt,
+        comment: s.comment,
+      })),
       verification: verifyStoredReport(this.store, r.id),
     };
   }
@@ -115,30 +147,90 @@ export class GradProofService {
     const rows = <T>(sql: string): T[] => db.prepare(sql).all() as T[];
     return {
       models: [
-        { ref: 'builtin:notebook-fraud', name: 'notebook-fraud', kind: 'model', builtin: true, detail: "The notebook's fraud network, 4→5→3→1, ReLU, ReLU, sigmoid, cross-entropy" },
-        { ref: 'builtin:payments-mlp', name: 'payments-mlp', kind: 'model', builtin: true, detail: 'Fraud MLP for builtin:payments, 30→64→32→1' },
-        { ref: 'mlp:30,64,32,1', name: 'mlp:30,64,32,1', kind: 'model', builtin: true, detail: 'Synthetic MLP (ReLU hidden layers, sigmoid output), He weights from the seed' },
-        ...rows<{ sha256: string; name: string; ref: string }>('SELECT sha256, name, ref FROM models ORDER BY first_seen DESC')
+        {
+          ref: 'builtin:notebook-fraud',
+          name: 'notebook-fraud',
+          kind: 'model',
+          builtin: true,
+          detail: "The notebook's fraud network, 4→5→3→1, ReLU, ReLU, sigmoid, cross-entropy",
+        },
+        {
+          ref: 'builtin:payments-mlp',
+          name: 'payments-mlp',
+          kind: 'model',
+          builtin: true,
+          detail: 'Fraud MLP for builtin:payments, 30→64→32→1',
+        },
+        {
+          ref: 'mlp:30,64,32,1',
+          name: 'mlp:30,64,32,1',
+          kind: 'model',
+          builtin: true,
+          detail: 'Synthetic MLP (ReLU hidden layers, sigmoid output), He weights from the seed',
+        },
+        ...rows<{ sha256: string; name: string; ref: string }>(
+          'SELECT sha256, name, ref FROM models ORDER BY first_seen DESC',
+        )
           .filter((m) => !m.ref.startsWith('builtin:') && !m.ref.startsWith('mlp:'))
           .map((m) => ({ ref: m.ref, name: m.name, kind: 'model' as const, builtin: false, sha256: m.sha256 })),
       ],
       datasets: [
-        { ref: 'builtin:notebook-case', name: 'notebook-case', kind: 'dataset', builtin: true, detail: "The notebook's test case: 3 examples, 4 features (RandomState(1))" },
-        { ref: 'builtin:payments', name: 'payments', kind: 'dataset', builtin: true, detail: 'Synthetic mobile payments: 20,000 rows, 30 features, 2.6% fraud' },
-        { ref: 'random:2048', name: 'random:2048', kind: 'dataset', builtin: true, detail: 'Gaussian features of the model width, 0/1 labels, from the seed' },
-        ...rows<{ sha256: string; ref: string; examples: number; features: number }>('SELECT sha256, ref, examples, features FROM datasets ORDER BY first_seen DESC')
+        {
+          ref: 'builtin:notebook-case',
+          name: 'notebook-case',
+          kind: 'dataset',
+          builtin: true,
+          detail: "The notebook's test case: 3 examples, 4 features (RandomState(1))",
+        },
+        {
+          ref: 'builtin:payments',
+          name: 'payments',
+          kind: 'dataset',
+          builtin: true,
+          detail: 'Synthetic mobile payments: 20,000 rows, 30 features, 2.6% fraud',
+        },
+        {
+          ref: 'random:2048',
+          name: 'random:2048',
+          kind: 'dataset',
+          builtin: true,
+          detail: 'Gaussian features of the model width, 0/1 labels, from the seed',
+        },
+        ...rows<{ sha256: string; ref: string; examples: number; features: number }>(
+          'SELECT sha256, ref, examples, features FROM datasets ORDER BY first_seen DESC',
+        )
           .filter((d) => !d.ref.startsWith('builtin:') && !d.ref.startsWith('random:'))
-          .map((d) => ({ ref: d.ref, name: d.ref, kind: 'dataset' as const, builtin: false, sha256: d.sha256, detail: `${d.examples} examples, ${d.features} features` })),
+          .map((d) => ({
+            ref: d.ref,
+            name: d.ref,
+            kind: 'dataset' as const,
+            builtin: false,
+            sha256: d.sha256,
+            detail: `${d.examples} examples, ${d.features} features`,
+          })),
       ],
-      implementations: rows<{ sha256: string; kind: string; ref: string; defects: string | null }>('SELECT sha256, kind, ref, defects FROM implementations ORDER BY first_seen DESC').map((i) => ({
+      implementations: rows<{ sha256: string; kind: string; ref: string; defects: string | null }>(
+        'SELECT sha256, kind, ref, defects FROM implementations ORDER BY first_seen DESC',
+      ).map((i) => ({
         ref: i.ref,
-        name: i.kind === 'builtin' ? `GradProof engine${i.defects ? ` with ${(JSON.parse(i.defects) as string[]).join(', ')}` : ''}` : i.ref,
+        name:
+          i.kind === 'builtin'
+            ? `GradProof engine${i.defects ? ` with ${(JSON.parse(i.defects) as string[]).join(', ')}` : ''}`
+            : i.ref,
         kind: 'implementation' as const,
         builtin: i.kind === 'builtin',
         sha256: i.sha256,
         detail: i.kind,
       })),
-      weights: rows<{ sha256: string; source: string }>('SELECT sha256, source FROM weights ORDER BY first_seen DESC').map((w) => ({ ref: w.source, name: w.source, kind: 'weights' as const, builtin: !w.source.startsWith('weights '), sha256: w.sha256 })),
+      weights: rows<{ sha256: string; source: string }>(
+        'SELECT sha256, source FROM weights ORDER BY first_seen DESC',
+      ).map((w) => ({
+        ref: w.source,
+        name: w.source,
+        kind: 'weights' as const,
+        builtin: !w.source.startsWith('weights '),
+        sha256: w.sha256,
+      })),
     };
   }
 
@@ -161,7 +253,11 @@ export class GradProofService {
       standardize: req.standardize,
       backprop: impl.kind === 'builtin' ? impl.backprop : 'correct',
       defect: impl.kind === 'builtin' ? impl.defects.map(parseDefect) : [],
-      ...(impl.kind === 'process' ? { subject: impl.command } : impl.kind === 'module' ? { subject: `module:${impl.path}` } : {}),
+      ...(impl.kind === 'process'
+        ? { subject: impl.command }
+        : impl.kind === 'module'
+          ? { subject: `module:${impl.path}` }
+          : {}),
       timeout: impl.kind === 'builtin' ? 120 : impl.timeout,
       epsilon: req.epsilon,
       threshold: req.threshold,
@@ -176,7 +272,7 @@ export class GradProofService {
       progress: false,
       // Only a module subject takes data from the request (a process brings its own; the engine always uses it).
       explicit: impl.kind === 'module' && req.data !== 'builtin:notebook-case' ? ['data'] : [],
-      ...(req.workers ?? this.options.workers ? { workers: req.workers ?? this.options.workers } : {}),
+      ...((req.workers ?? this.options.workers) ? { workers: req.workers ?? this.options.workers } : {}),
     };
     const jobId = `job-${randomUUID().slice(0, 8)}`;
     const ac = new AbortController();
@@ -187,14 +283,37 @@ export class GradProofService {
         runId = id;
         this.emit({ type: 'check.started', jobId, runId: id });
       },
-      onProgress: (p) => this.emit({ type: 'check.progress', jobId, done: p.done, total: p.total, rate: p.rate, eta: Number.isFinite(p.eta) ? p.eta : -1, ...(p.groups ? { groups: p.groups } : {}) }),
+      onProgress: (p) =>
+        this.emit({
+          type: 'check.progress',
+          jobId,
+          done: p.done,
+          total: p.total,
+          rate: p.rate,
+          eta: Number.isFinite(p.eta) ? p.eta : -1,
+          ...(p.groups ? { groups: p.groups } : {}),
+        }),
     });
     started
-      .then((o) => this.emit({ type: 'check.done', jobId, runId: o.runId ?? runId, verdict: o.result.verdict, difference: o.result.difference }))
+      .then((o) =>
+        this.emit({
+          type: 'check.done',
+          jobId,
+          runId: o.runId ?? runId,
+          verdict: o.result.verdict,
+          difference: o.result.difference,
+        }),
+      )
       .catch((err: unknown) => {
         const cancelled = err instanceof CancelledError;
         const known = err instanceof InputError || err instanceof SubjectError || err instanceof DefectError;
-        this.emit({ type: 'check.failed', jobId, runId, cancelled, error: cancelled ? 'cancelled' : known ? (err as Error).message : `internal error: ${(err as Error).message}` });
+        this.emit({
+          type: 'check.failed',
+          jobId,
+          runId,
+          cancelled,
+          error: cancelled ? 'cancelled' : known ? (err as Error).message : `internal error: ${(err as Error).message}`,
+        });
       })
       .finally(() => this.jobs.delete(jobId));
     return { jobId };

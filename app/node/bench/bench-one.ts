@@ -34,7 +34,12 @@ async function main(): Promise<void> {
   const n = model.theta.length;
   const sample = cfg.sample && cfg.sample < n ? sampleIndices(n, cfg.sample) : undefined;
   const t0 = performance.now();
-  const s = await sweepEntries({ spec: model.spec, theta: model.theta, data, defects: NOTEBOOK_BUGS }, settings, { workers: cfg.workers }, sample);
+  const s = await sweepEntries(
+    { spec: model.spec, theta: model.theta, data, defects: NOTEBOOK_BUGS },
+    settings,
+    { workers: cfg.workers },
+    sample,
+  );
   const seconds = (performance.now() - t0) / 1000;
   const grad = s.analytic.grad;
   const entries = sample ?? Array.from({ length: n }, (_, i) => i);

@@ -55,9 +55,33 @@ const root = projectRoot(here);
 const workers = availableParallelism();
 
 const cases: ModelCase[] = [
-  { key: 'notebook', title: 'notebook case, 4→5→3→1 on 3 examples', model: 'builtin:notebook-fraud', data: 'builtin:notebook-case', numpy: ['--notebook'], numpySample: 0, fullSample: 0 },
-  { key: 'fraud', title: 'fraud MLP 30→64→32→1 on 2,048 rows', model: 'mlp:30,64,32,1', data: 'random:2048', numpy: ['--widths', '30,64,32,1', '--rows', '2048'], numpySample: 0, fullSample: 512 },
-  { key: 'wide', title: 'wide MLP 30→256→256→1 on 1,024 rows', model: 'mlp:30,256,256,1', data: 'random:1024', numpy: ['--widths', '30,256,256,1', '--rows', '1024'], numpySample: 512, fullSample: 64 },
+  {
+    key: 'notebook',
+    title: 'notebook case, 4→5→3→1 on 3 examples',
+    model: 'builtin:notebook-fraud',
+    data: 'builtin:notebook-case',
+    numpy: ['--notebook'],
+    numpySample: 0,
+    fullSample: 0,
+  },
+  {
+    key: 'fraud',
+    title: 'fraud MLP 30→64→32→1 on 2,048 rows',
+    model: 'mlp:30,64,32,1',
+    data: 'random:2048',
+    numpy: ['--widths', '30,64,32,1', '--rows', '2048'],
+    numpySample: 0,
+    fullSample: 512,
+  },
+  {
+    key: 'wide',
+    title: 'wide MLP 30→256→256→1 on 1,024 rows',
+    model: 'mlp:30,256,256,1',
+    data: 'random:1024',
+    numpy: ['--widths', '30,256,256,1', '--rows', '1024'],
+    numpySample: 512,
+    fullSample: 64,
+  },
 ];
 
 function run(cmd: string, args: string[], label: string): Measured {
@@ -72,9 +96,23 @@ function compareOn(c: ModelCase): number {
   return samples.length ? Math.min(...samples) : 0;
 }
 
-function gradproof(c: ModelCase, evaluation: 'full' | 'incremental', w: number, sample: number, label: string): Measured {
+function gradproof(
+  c: ModelCase,
+  evaluation: 'full' | 'incremental',
+  w: number,
+  sample: number,
+  label: string,
+): Measured {
   const k = compareOn(c);
-  const cfg: BenchConfig = { model: c.model, data: c.data, seed: 1, evaluation, workers: w, ...(sample ? { sample } : {}), ...(k ? { compareOn: k } : {}) };
+  const cfg: BenchConfig = {
+    model: c.model,
+    data: c.data,
+    seed: 1,
+    evaluation,
+    workers: w,
+    ...(sample ? { sample } : {}),
+    ...(k ? { compareOn: k } : {}),
+  };
   return run(process.execPath, [path.join(here, 'bench-one.js'), JSON.stringify(cfg)], label);
 }
 
@@ -88,12 +126,15 @@ function option(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 function usage(message: string): never {
-  process.stderr.write(`bench: ${message}\nUsage: npm run bench -- [--repeat N] [--only ${cases.map((c) => c.key).join('|')}]\n`);
+  process.stderr.write(
+    `bench: ${message}\nUsage: npm run bench -- [--repeat N] [--only ${cases.map((c) => c.key).join('|')}]\n`,
+  );
   process.exit(2);
 }
 const repeat = Number(option('--repeat') ?? 3);
 const only = option('--only');
-if (!Number.isInteger(repeat) || repeat < 1) usage(`--repeat ${option('--repeat')}: give a whole number of runs, 1 or more`);
+if (!Number.isInteger(repeat) || repeat < 1)
+  usage(`--repeat ${option('--repeat')}: give a whole number of runs, 1 or more`);
 const chosen = only ? cases.filter((c) => c.key === only) : cases;
 if (chosen.length === 0) usage(`--only ${only}: no such model; choose one of ${cases.map((c) => c.key).join(', ')}`);
 
@@ -108,8 +149,15 @@ function medianRuns(makers: (() => Measured)[]): Measured[] {
   for (let r = 0; r < repeat; r++) makers.forEach((make, j) => runs[j]!.push(make()));
   return runs.map((rs) => {
     const mid = median(rs.map((x) => x.secondsForAll));
-    const pick = rs.reduce((best, x) => (Math.abs(x.secondsForAll - mid) < Math.abs(best.secondsForAll - mid) ? x : best));
-    return { ...pick, secondsForAll: mid, evaluationsPerSecond: (pick.evaluationsPerSecond * pick.secondsForAll) / mid, runs: rs.map((x) => x.secondsForAll) };
+    const pick = rs.reduce((best, x) =>
+      Math.abs(x.secondsForAll - mid) < Math.abs(best.secondsForAll - mid) ? x : best,
+    );
+    return {
+      ...pick,
+      secondsForAll: mid,
+      evaluationsPerSecond: (pick.evaluationsPerSecond * pick.secondsForAll) / mid,
+      runs: rs.map((x) => x.secondsForAll),
+    };
   });
 }
 
@@ -119,14 +167,24 @@ const say = (s = ''): void => {
   process.stdout.write(`${s}\n`);
 };
 let disagreements = 0;
-say(`GradProof benchmark: ${new Date().toISOString()}, node ${process.version}, ${workers} cores, ε = 1e-7, central differences, backward with the notebook's bugs (W2 ×2, b1 ×4)`);
-say(`Each side is timed from the start of its check to its end: the gradient under audit and the sweep (for GradProof also starting and stopping its worker threads). (a), (c) and (d) are the median of ${repeat} interleaved runs; (b), the slow reference, runs once, on a sample of entries for the larger models, its whole time (start-up included) scaled to every entry.`);
+say(
+  `GradProof benchmark: ${new Date().toISOString()}, node ${process.version}, ${workers} cores, ε = 1e-7, central differences, backward with the notebook's bugs (W2 ×2, b1 ×4)`,
+);
+say(
+  `Each side is timed from the start of its check to its end: the gradient under audit and the sweep (for GradProof also starting and stopping its worker threads). (a), (c) and (d) are the median of ${repeat} interleaved runs; (b), the slow reference, runs once, on a sample of entries for the larger models, its whole time (start-up included) scaled to every entry.`,
+);
 for (const c of chosen) {
   say();
   say(`## ${c.title}`);
   const rows: Measured[] = [];
   const k = compareOn(c);
-  const numpyArgs = [path.join(root, 'scripts', 'bench', 'numpy_peer.py'), ...c.numpy, '--buggy', ...(c.numpySample ? ['--sample', String(c.numpySample)] : []), ...(k ? ['--compare-on', String(k)] : [])];
+  const numpyArgs = [
+    path.join(root, 'scripts', 'bench', 'numpy_peer.py'),
+    ...c.numpy,
+    '--buggy',
+    ...(c.numpySample ? ['--sample', String(c.numpySample)] : []),
+    ...(k ? ['--compare-on', String(k)] : []),
+  ];
   const [numpy, one, all] = medianRuns([
     () => run('python3', numpyArgs, '(a) numpy, notebook loop'),
     () => gradproof(c, 'incremental', 1, 0, '(c) GradProof incremental, 1 worker'),
@@ -134,15 +192,25 @@ for (const c of chosen) {
   ]);
   rows.push(numpy!, gradproof(c, 'full', 1, c.fullSample, '(b) GradProof full, 1 worker'), one!, all!);
   const peer = rows[0]!;
-  say(`${rows[0]!.parameters.toLocaleString('en-US')} parameters, ${(2 * rows[0]!.parameters).toLocaleString('en-US')} evaluations for a full sweep`);
+  say(
+    `${rows[0]!.parameters.toLocaleString('en-US')} parameters, ${(2 * rows[0]!.parameters).toLocaleString('en-US')} evaluations for a full sweep`,
+  );
   say('| run | entries timed | seconds (full sweep) | evaluations/s | peak RSS MiB | × numpy | difference |');
   say('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const diff = k ? r.sampleDifference! : r.difference;
     const timed = r.sampled ? `${r.entries} (scaled)` : `${r.entries} (all)`;
-    say(`| ${r.label} | ${timed} | ${fmt(r.secondsForAll)} | ${fmt(r.evaluationsPerSecond)} | ${fmt(r.peakRssMiB)} | ${r === peer ? '1' : fmt(peer.secondsForAll / r.secondsForAll)} | ${diff.toPrecision(10)} |`);
+    say(
+      `| ${r.label} | ${timed} | ${fmt(r.secondsForAll)} | ${fmt(r.evaluationsPerSecond)} | ${fmt(r.peakRssMiB)} | ${r === peer ? '1' : fmt(peer.secondsForAll / r.secondsForAll)} | ${diff.toPrecision(10)} |`,
+    );
   }
-  if (repeat > 1) say(`runs (s): ${rows.filter((r) => r.runs).map((r) => `${r.label.slice(0, 3)} ${r.runs!.map((x) => fmt(x)).join(', ')}`).join('; ')}`);
+  if (repeat > 1)
+    say(
+      `runs (s): ${rows
+        .filter((r) => r.runs)
+        .map((r) => `${r.label.slice(0, 3)} ${r.runs!.map((x) => fmt(x)).join(', ')}`)
+        .join('; ')}`,
+    );
   const diffs = rows.map((r) => (k ? r.sampleDifference! : r.difference));
   const spread = Math.max(...diffs) - Math.min(...diffs);
   // Full passes round differently (BLAS order, rank-one updates): six significant digits.
@@ -153,5 +221,9 @@ for (const c of chosen) {
   );
 }
 say();
-say(disagreements === 0 ? 'All implementations agree on the difference.' : `${disagreements} model(s) where the implementations disagree.`);
+say(
+  disagreements === 0
+    ? 'All implementations agree on the difference.'
+    : `${disagreements} model(s) where the implementations disagree.`,
+);
 process.exitCode = disagreements === 0 ? 0 : 1;

@@ -45,17 +45,32 @@ export async function runAudit(opts: { workers?: number }, store: Store): Promis
   let demo = listIdentities(store).find((i) => i.name === DEMO_IDENTITY.name);
   if (!demo) {
     demo = createIdentity(store, DEMO_IDENTITY.name, DEMO_IDENTITY.role, DEMO_IDENTITY.passphrase);
-    say(`  created the demo identity "${demo.name}" (engineer, key ${demo.fingerprint}); its passphrase is "${DEMO_IDENTITY.passphrase}": for demonstration only`);
+    say(
+      `  created the demo identity "${demo.name}" (engineer, key ${demo.fingerprint}); its passphrase is "${DEMO_IDENTITY.passphrase}": for demonstration only`,
+    );
   }
-  const reports = [buggy, fixed].map((run) => transition(store, createReport(store, run.runId!, demo.id).id, 'prepare', demo.id, DEMO_IDENTITY.passphrase));
-  for (const r of reports) say(`  ${r.id}: ${r.statement.predicate.result.verdict.toUpperCase()} run ${r.runId}, prepared (signed as author by ${r.author.name})`);
+  const reports = [buggy, fixed].map((run) =>
+    transition(store, createReport(store, run.runId!, demo.id).id, 'prepare', demo.id, DEMO_IDENTITY.passphrase),
+  );
+  for (const r of reports)
+    say(
+      `  ${r.id}: ${r.statement.predicate.result.verdict.toUpperCase()} run ${r.runId}, prepared (signed as author by ${r.author.name})`,
+    );
   say(`  saved in ${store.path}; a reviewer approves with: gradproof report approve ${reports[1]!.id} --as NAME`);
 
   const holds = one.verdict === 'pass' && buggy.result.verdict === 'fail' && fixed.result.verdict === 'pass';
   say('\nSummary');
   say(`  1-D check           ${one.verdict.toUpperCase().padEnd(5)} difference ${one.difference.toExponential(4)}`);
-  say(`  buggy backward      ${buggy.result.verdict.toUpperCase().padEnd(5)} difference ${buggy.result.difference.toPrecision(12)}  (${buggy.runId})`);
-  say(`  fixed backward      ${fixed.result.verdict.toUpperCase().padEnd(5)} difference ${fixed.result.difference.toExponential(4)}  (${fixed.runId})`);
-  say(holds ? '\nThe gradient check caught the planted bugs and passes the fix.' : "\nUNEXPECTED: the notebook's story did not hold; see above.");
+  say(
+    `  buggy backward      ${buggy.result.verdict.toUpperCase().padEnd(5)} difference ${buggy.result.difference.toPrecision(12)}  (${buggy.runId})`,
+  );
+  say(
+    `  fixed backward      ${fixed.result.verdict.toUpperCase().padEnd(5)} difference ${fixed.result.difference.toExponential(4)}  (${fixed.runId})`,
+  );
+  say(
+    holds
+      ? '\nThe gradient check caught the planted bugs and passes the fix.'
+      : "\nUNEXPECTED: the notebook's story did not hold; see above.",
+  );
   return holds ? 0 : 1;
 }

@@ -97,7 +97,11 @@ export interface CheckHooks {
 }
 
 /** Resolve the subject, run the sweep, and time it: what `check` and `audit` share. */
-export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: CheckHooks = {}): Promise<CheckOutcome> {
+export async function runCheck(
+  opts: CheckOptions,
+  signal?: AbortSignal,
+  hooks: CheckHooks = {},
+): Promise<CheckOutcome> {
   const settings = settingsFrom(opts);
   const workers = opts.workers ?? defaultWorkers();
   const showProgress = opts.progress ?? !opts.json;
@@ -115,27 +119,44 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
   const t0 = performance.now();
 
   if (opts.subject) {
-    const clash = ['model', 'backprop', 'defect', 'weights', 'evaluation', 'epsilonSweep'].filter((k) => explicit.has(k));
-    if (clash.length) throw new InputError(`--subject brings its own model and backward: drop ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+    const clash = ['model', 'backprop', 'defect', 'weights', 'evaluation', 'epsilonSweep'].filter((k) =>
+      explicit.has(k),
+    );
+    if (clash.length)
+      throw new InputError(
+        `--subject brings its own model and backward: drop ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
+      );
     const isModule = opts.subject.startsWith('module:');
     const target = isModule ? opts.subject.slice('module:'.length) : opts.subject;
     if (isModule && !existsSync(target)) throw new InputError(`--subject ${opts.subject}: no such file ${target}`);
-    if (!isModule && opts.subject.trim() === '') throw new InputError('--subject needs a command, e.g. --subject "python3 my_model.py", or module:PATH');
+    if (!isModule && opts.subject.trim() === '')
+      throw new InputError('--subject needs a command, e.g. --subject "python3 my_model.py", or module:PATH');
     // A process subject holds its own data; a module gets --data when it is given.
-    const dataset: LoadedDataset | undefined = isModule && explicit.has('data') ? loadDataset(opts.data, { seed: opts.seed, ...(opts.label ? { label: opts.label } : {}), ...(opts.standardize ? { standardize: true } : {}) }) : undefined;
+    const dataset: LoadedDataset | undefined =
+      isModule && explicit.has('data')
+        ? loadDataset(opts.data, {
+            seed: opts.seed,
+            ...(opts.label ? { label: opts.label } : {}),
+            ...(opts.standardize ? { standardize: true } : {}),
+          })
+        : undefined;
     const moduleData = dataset ? { X: dataset.data.X.toRows(), Y: dataset.data.Y.toRows() } : undefined;
     const provisional = isModule ? sha(readFileSync(target)) : commandDigest(target);
     hooks.onStart?.(
       {
         model: { name: opts.subject, ref: opts.subject, sha256: provisional },
         weights: { source: 'θ₀ as the subject describes it', sha256: provisional },
-        dataset: dataset ? { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features } : { ref: "(the subject's own)", sha256: provisional, examples: 0, features: 0 },
+        dataset: dataset
+          ? { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features }
+          : { ref: "(the subject's own)", sha256: provisional, examples: 0, features: 0 },
         implementation: { kind: isModule ? 'module' : 'process', ref: opts.subject, sha256: provisional },
       },
       settings,
     );
     const conns: SubjectConnection[] = Array.from({ length: workers }, () =>
-      isModule ? new ModuleConnection(target, opts.timeout, moduleData) : new ProcessConnection(target, { timeoutSeconds: opts.timeout }),
+      isModule
+        ? new ModuleConnection(target, opts.timeout, moduleData)
+        : new ProcessConnection(target, { timeoutSeconds: opts.timeout }),
     );
     let outcome: Awaited<ReturnType<typeof runOpaqueCheck>>;
     try {
@@ -152,12 +173,29 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
       entries: outcome.entries,
       defects: [],
       settings,
-      context: { model: opts.subject, data: dataset ? opts.data : '(the subject\'s own)', backprop: 'the subject\'s', evaluation: 'full', mode: opts.mode, workers, seconds },
+      context: {
+        model: opts.subject,
+        data: dataset ? opts.data : "(the subject's own)",
+        backprop: "the subject's",
+        evaluation: 'full',
+        mode: opts.mode,
+        workers,
+        seconds,
+      },
       provenance: {
         model: { name: opts.subject, ref: opts.subject, sha256: sha(`gradproof:subject-groups:${shapes}`) },
-        weights: { source: 'θ₀ as the subject described it', sha256: sha(new Uint8Array(outcome.description.theta.buffer.slice(0))) },
+        weights: {
+          source: 'θ₀ as the subject described it',
+          sha256: sha(new Uint8Array(outcome.description.theta.buffer.slice(0))),
+        },
         dataset: dataset
-          ? { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features, ...(dataset.transform ? { transform: dataset.transform } : {}) }
+          ? {
+              ref: dataset.ref,
+              sha256: dataset.sha256,
+              examples: dataset.examples,
+              features: dataset.features,
+              ...(dataset.transform ? { transform: dataset.transform } : {}),
+            }
           : { ref: "(the subject's own)", sha256: implSha, examples: 0, features: 0 },
         implementation: { kind: isModule ? 'module' : 'process', ref: opts.subject, sha256: implSha },
       },
@@ -165,7 +203,12 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
   }
 
   const model = resolveModel(opts.model, opts.seed, opts.weights);
-  const dataset = loadDataset(opts.data, { seed: opts.seed, spec: model.spec, ...(opts.label ? { label: opts.label } : {}), ...(opts.standardize ? { standardize: true } : {}) });
+  const dataset = loadDataset(opts.data, {
+    seed: opts.seed,
+    spec: model.spec,
+    ...(opts.label ? { label: opts.label } : {}),
+    ...(opts.standardize ? { standardize: true } : {}),
+  });
   const { data } = dataset;
   const defects = [...(opts.backprop === 'notebook-buggy' ? NOTEBOOK_BUGS : []), ...(opts.defect ?? [])];
   try {
@@ -187,7 +230,13 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
   const provenance: Provenance = {
     model: { name: model.spec.name, ref: model.ref, sha256: model.specSha256 },
     weights: { source: model.parameters, sha256: model.weightsSha256 },
-    dataset: { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features, ...(dataset.transform ? { transform: dataset.transform } : {}) },
+    dataset: {
+      ref: dataset.ref,
+      sha256: dataset.sha256,
+      examples: dataset.examples,
+      features: dataset.features,
+      ...(dataset.transform ? { transform: dataset.transform } : {}),
+    },
     implementation: {
       kind: 'builtin',
       ref: `gradproof-engine@${VERSION}`,
@@ -199,18 +248,33 @@ export async function runCheck(opts: CheckOptions, signal?: AbortSignal, hooks: 
   let result: CheckResult;
   let entries: EntryEvidence;
   try {
-    ({ result, entries } = await runBuiltinCheck({ spec: model.spec, theta: model.theta, data, defects }, settings, { workers, ...(signal ? { signal } : {}), ...onProgress }));
+    ({ result, entries } = await runBuiltinCheck({ spec: model.spec, theta: model.theta, data, defects }, settings, {
+      workers,
+      ...(signal ? { signal } : {}),
+      ...onProgress,
+    }));
   } finally {
     bar?.finish();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const backprop = defects.length === 0 ? 'correct' : `${opts.backprop === 'notebook-buggy' ? 'notebook-buggy, ' : 'defects '}${described.join(', ')}`;
+  const backprop =
+    defects.length === 0
+      ? 'correct'
+      : `${opts.backprop === 'notebook-buggy' ? 'notebook-buggy, ' : 'defects '}${described.join(', ')}`;
   return {
     result,
     entries,
     defects,
     settings,
-    context: { model: model.spec.name, data: opts.data, backprop, evaluation: opts.evaluation, mode: opts.mode, workers, seconds },
+    context: {
+      model: model.spec.name,
+      data: opts.data,
+      backprop,
+      evaluation: opts.evaluation,
+      mode: opts.mode,
+      workers,
+      seconds,
+    },
     provenance,
   };
 }
@@ -276,10 +340,22 @@ export async function runAndRecord(
       ...(watch.onProgress ? { onProgress: watch.onProgress } : {}),
     };
     const outcome = await runCheck(opts, signal, hooks);
-    if (store && runId) finishRun(store, runId, { result: outcome.result, entries: outcome.entries, provenance: outcome.provenance, seconds: outcome.context.seconds });
+    if (store && runId)
+      finishRun(store, runId, {
+        result: outcome.result,
+        entries: outcome.entries,
+        provenance: outcome.provenance,
+        seconds: outcome.context.seconds,
+      });
     return { ...outcome, ...(runId ? { runId } : {}) };
   } catch (err) {
-    if (store && runId) endRun(store, runId, err instanceof CancelledError ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
+    if (store && runId)
+      endRun(
+        store,
+        runId,
+        err instanceof CancelledError ? 'cancelled' : 'failed',
+        err instanceof Error ? err.message : String(err),
+      );
     throw err;
   }
 }

@@ -25,13 +25,28 @@ export function sci(x: number, digits = 3): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => '  ' + r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map(
+      (r) =>
+        '  ' +
+        r
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+    )
+    .join('\n');
 }
 
 function groupRow(g: GroupReport): string[] {
   const what = g.diagnosis ? g.diagnosis.summary.replace(/^[^:]+: /, '') : (g.note ?? '');
   const how = g.method === 'directions' ? ' (directions)' : '';
-  return [g.name, `${g.shape[0]}x${g.shape[1]}`, sci(g.difference), (g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : 'inconclusive') + how, what];
+  return [
+    g.name,
+    `${g.shape[0]}x${g.shape[1]}`,
+    sci(g.difference),
+    (g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : 'inconclusive') + how,
+    what,
+  ];
 }
 
 export interface CheckContext {
@@ -49,8 +64,12 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
   out.push(`GradProof check: ${ctx.model} on ${ctx.data}, backward: ${ctx.backprop}`);
   out.push('');
   out.push(`${verdictWord(r.verdict)}  ${verdictSentence(r.verdict)}`);
-  out.push(`  difference  ${r.difference.toPrecision(12)}   (threshold ${r.threshold}; ${r.scheme} differences, ε = ${r.epsilon})`);
-  out.push(`  ${r.parameters} parameters, ${r.evaluations} cost evaluations, ${ctx.seconds.toFixed(3)} s (${ctx.mode === 'fast' ? 'fast mode, ' : ''}${ctx.evaluation}, ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'})`);
+  out.push(
+    `  difference  ${r.difference.toPrecision(12)}   (threshold ${r.threshold}; ${r.scheme} differences, ε = ${r.epsilon})`,
+  );
+  out.push(
+    `  ${r.parameters} parameters, ${r.evaluations} cost evaluations, ${ctx.seconds.toFixed(3)} s (${ctx.mode === 'fast' ? 'fast mode, ' : ''}${ctx.evaluation}, ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'})`,
+  );
   out.push('');
   out.push(table([['group', 'shape', 'difference', 'verdict', ''], ...r.groups.map(groupRow)]));
   if (r.verdict !== 'pass') {
@@ -59,7 +78,9 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
     out.push(
       table([
         ['entry', 'analytic', 'numerical', 'abs error', 'rel error'],
-        ...r.worst.slice(0, 5).map((e) => [e.name, sci(e.analytic, 6), sci(e.numerical, 6), sci(e.absError), sci(e.relError)]),
+        ...r.worst
+          .slice(0, 5)
+          .map((e) => [e.name, sci(e.analytic, 6), sci(e.numerical, 6), sci(e.absError), sci(e.relError)]),
       ]),
     );
   }
@@ -67,7 +88,17 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
     const sw = r.epsilonSweep;
     out.push('');
     out.push(`  ε sweep (${sw.scheme}, ${sw.entries} entries):`);
-    out.push(table([['ε', 'difference', 'smooth entries', 'kinked'], ...sw.points.map((p) => [p.epsilon.toExponential(0), sci(p.difference), sci(p.smoothDifference), String(p.kinkedEntries)])]));
+    out.push(
+      table([
+        ['ε', 'difference', 'smooth entries', 'kinked'],
+        ...sw.points.map((p) => [
+          p.epsilon.toExponential(0),
+          sci(p.difference),
+          sci(p.smoothDifference),
+          String(p.kinkedEntries),
+        ]),
+      ]),
+    );
     out.push(`  ${sw.summary}`);
   }
   if (r.findings.length > 0) {

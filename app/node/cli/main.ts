@@ -38,35 +38,102 @@ function cancelOnSigint(): { signal: AbortSignal; dispose: () => void } {
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('gradproof')
-    .description('Proof that a neural network\'s backpropagation is correct: finite-difference gradient checking.')
+    .description("Proof that a neural network's backpropagation is correct: finite-difference gradient checking.")
     .version(VERSION, '-V, --version')
     .option('--db <path>', 'the GradProof database (default: GRADPROOF_DB, else your data folder)')
     .exitOverride()
     // One line per error, in the same voice as every other error: "gradproof: … (see --help)".
-    .configureOutput({ outputError: (str, write) => write(`gradproof: ${str.replace(/^error: /, '').trimEnd().replace(/\s*\n\s*/g, ' ')} (see gradproof --help)\n`) });
+    .configureOutput({
+      outputError: (str, write) =>
+        write(
+          `gradproof: ${str
+            .replace(/^error: /, '')
+            .trimEnd()
+            .replace(/\s*\n\s*/g, ' ')} (see gradproof --help)\n`,
+        ),
+    });
 
   program
     .command('check')
-    .description('check a backward pass against finite differences (default: the notebook\'s fraud network and test case)')
-    .option('--model <ref>', 'builtin:notebook-fraud, builtin:payments-mlp, mlp:IN,HIDDEN…,OUT, or a JSON model spec file', 'builtin:notebook-fraud')
-    .option('--weights <file>', 'parameters for --model: .npz (numpy.savez), .safetensors or .json, by group name (default: drawn from --seed)')
-    .option('--data <ref>', 'builtin:notebook-case, builtin:payments, random:ROWS, or a .csv, .npy, .npz or .json file', 'builtin:notebook-case')
+    .description(
+      "check a backward pass against finite differences (default: the notebook's fraud network and test case)",
+    )
+    .option(
+      '--model <ref>',
+      'builtin:notebook-fraud, builtin:payments-mlp, mlp:IN,HIDDEN…,OUT, or a JSON model spec file',
+      'builtin:notebook-fraud',
+    )
+    .option(
+      '--weights <file>',
+      'parameters for --model: .npz (numpy.savez), .safetensors or .json, by group name (default: drawn from --seed)',
+    )
+    .option(
+      '--data <ref>',
+      'builtin:notebook-case, builtin:payments, random:ROWS, or a .csv, .npy, .npz or .json file',
+      'builtin:notebook-case',
+    )
     .option('--label <column>', 'the label column of a CSV (by name; default "label") or .npy (by index; default -1)')
     .option('--standardize', 'scale every feature to mean 0, sd 1 after loading')
-    .option('--subject <command>', 'audit your own implementation: a command speaking the subject protocol (e.g. "python3 my_model.py"), or module:PATH.js|.ts')
-    .option('--timeout <seconds>', 'how long a subject may take to answer one request', positiveNumber('--timeout'), 120)
-    .addOption(new Option('--backprop <kind>', 'the built-in backward: correct, or the notebook\'s buggy one (W2 ×2, b1 ×4)').choices(['correct', 'notebook-buggy']).default('correct'))
-    .option('--defect <GROUP:KIND[:FACTOR]>', 'inject a defect into the backward (repeatable): W2:scale:2, b1:flip, W1:zero, W2:transpose, layer1:drop-derivative', collect(defectOption))
+    .option(
+      '--subject <command>',
+      'audit your own implementation: a command speaking the subject protocol (e.g. "python3 my_model.py"), or module:PATH.js|.ts',
+    )
+    .option(
+      '--timeout <seconds>',
+      'how long a subject may take to answer one request',
+      positiveNumber('--timeout'),
+      120,
+    )
+    .addOption(
+      new Option('--backprop <kind>', "the built-in backward: correct, or the notebook's buggy one (W2 ×2, b1 ×4)")
+        .choices(['correct', 'notebook-buggy'])
+        .default('correct'),
+    )
+    .option(
+      '--defect <GROUP:KIND[:FACTOR]>',
+      'inject a defect into the backward (repeatable): W2:scale:2, b1:flip, W1:zero, W2:transpose, layer1:drop-derivative',
+      collect(defectOption),
+    )
     .option('--epsilon <e>', 'perturbation size ε', positiveNumber('--epsilon'), 1e-7)
-    .option('--threshold <t>', 'largest difference that passes (the notebook: 2e-7)', positiveNumber('--threshold'), 2e-7)
+    .option(
+      '--threshold <t>',
+      'largest difference that passes (the notebook: 2e-7)',
+      positiveNumber('--threshold'),
+      2e-7,
+    )
     .option('--scheme <s>', `finite-difference scheme: ${SCHEMES.join(', ')}`, oneOf('--scheme', SCHEMES), 'central')
-    .option('--evaluation <mode>', 'incremental (reuses cached activations) or full (whole forward pass per evaluation)', oneOf('--evaluation', ['incremental', 'full'] as const), 'incremental')
-    .option('--mode <mode>', 'full (every entry) or fast (k random directions per group; failing groups swept entry by entry)', oneOf('--mode', ['full', 'fast'] as const), 'full')
-    .option('--directions <k>', 'fast mode: random directions per parameter group', wholeNumber('--directions', 1, 10000), 4)
-    .option('--detect <size>', 'fast mode: relative error size whose chance of being missed is reported', positiveNumber('--detect'), 1e-3)
+    .option(
+      '--evaluation <mode>',
+      'incremental (reuses cached activations) or full (whole forward pass per evaluation)',
+      oneOf('--evaluation', ['incremental', 'full'] as const),
+      'incremental',
+    )
+    .option(
+      '--mode <mode>',
+      'full (every entry) or fast (k random directions per group; failing groups swept entry by entry)',
+      oneOf('--mode', ['full', 'fast'] as const),
+      'full',
+    )
+    .option(
+      '--directions <k>',
+      'fast mode: random directions per parameter group',
+      wholeNumber('--directions', 1, 10000),
+      4,
+    )
+    .option(
+      '--detect <size>',
+      'fast mode: relative error size whose chance of being missed is reported',
+      positiveNumber('--detect'),
+      1e-3,
+    )
     .option('--epsilon-sweep', 'also record the difference for ε = 1e-1 … 1e-10, its slope and the round-off floor')
     .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
-    .option('--seed <n>', 'seed for synthetic weights and data (numpy RandomState)', wholeNumber('--seed', 0, 4294967295), 1)
+    .option(
+      '--seed <n>',
+      'seed for synthetic weights and data (numpy RandomState)',
+      wholeNumber('--seed', 0, 4294967295),
+      1,
+    )
     .option('--json', 'print one JSON object on stdout')
     .option('--progress', 'show the progress bar even with --json')
     .option('--no-save', 'do not save the run in the database')
@@ -79,7 +146,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.json) process.stdout.write(`${JSON.stringify(checkJson(outcome, opts), null, 2)}\n`);
         else {
           process.stdout.write(`${formatCheck(outcome.result, outcome.context)}\n`);
-          if (outcome.runId) process.stdout.write(`\nsaved as ${outcome.runId} (gradproof runs show ${outcome.runId}; gradproof report create ${outcome.runId} --as NAME)\n`);
+          if (outcome.runId)
+            process.stdout.write(
+              `\nsaved as ${outcome.runId} (gradproof runs show ${outcome.runId}; gradproof report create ${outcome.runId} --as NAME)\n`,
+            );
         }
         setExit(exitCodeFor(outcome.result));
       } finally {
@@ -94,7 +164,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--x <x>', 'the input x', finiteNumber('--x'), 2)
     .option('--theta <θ>', 'the parameter θ', finiteNumber('--theta'), 4)
     .option('--epsilon <e>', 'perturbation size ε', positiveNumber('--epsilon'), 1e-7)
-    .option('--threshold <t>', 'largest difference that passes (the notebook: 1e-7)', positiveNumber('--threshold'), 1e-7)
+    .option(
+      '--threshold <t>',
+      'largest difference that passes (the notebook: 1e-7)',
+      positiveNumber('--threshold'),
+      1e-7,
+    )
     .option('--json', 'print one JSON object on stdout')
     .action((opts: { x: number; theta: number; epsilon: number; threshold: number; json?: boolean }) => {
       const r = checkOneD(opts.x, opts.theta, opts.epsilon, opts.threshold);
@@ -104,7 +179,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('audit')
-    .description("the notebook's story on the built-in example: the buggy backward fails, the fixed one passes, the 1-D case passes")
+    .description(
+      "the notebook's story on the built-in example: the buggy backward fails, the fixed one passes, the 1-D case passes",
+    )
     .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
     .action(async (opts: { workers?: number }) => {
       const store = openStoreForCli(program);

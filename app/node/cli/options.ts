@@ -4,7 +4,8 @@ import { InvalidArgumentError } from 'commander';
 export function positiveNumber(flag: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number, e.g. ${flag} 1e-7 (got "${value}")`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${flag} must be a number, e.g. ${flag} 1e-7 (got "${value}")`);
     if (n <= 0) throw new InvalidArgumentError(`${flag} must be greater than 0 (got ${value})`);
     return n;
   };
@@ -13,7 +14,8 @@ export function positiveNumber(flag: string): (value: string) => number {
 export function finiteNumber(flag: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number (got "${value}")`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${flag} must be a number (got "${value}")`);
     return n;
   };
 }
@@ -21,14 +23,16 @@ export function finiteNumber(flag: string): (value: string) => number {
 export function wholeNumber(flag: string, min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max} (got "${value}")`);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max)
+      throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max} (got "${value}")`);
     return n;
   };
 }
 
 export function oneOf<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
   return (value) => {
-    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')} (got "${value}")`);
+    if (!(choices as readonly string[]).includes(value))
+      throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')} (got "${value}")`);
     return value as T;
   };
 }

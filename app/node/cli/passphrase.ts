@@ -24,16 +24,25 @@ async function promptHidden(question: string): Promise<string> {
  * The passphrase for one signing: --passphrase-file, else GRADPROOF_PASSPHRASE
  * (for scripts), else asked on the terminal. Never taken as a plain argument.
  */
-export async function obtainPassphrase(opts: { passphraseFile?: string }, purpose: string, confirm = false): Promise<string> {
+export async function obtainPassphrase(
+  opts: { passphraseFile?: string },
+  purpose: string,
+  confirm = false,
+): Promise<string> {
   if (opts.passphraseFile) {
     try {
       return readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new InputError(`--passphrase-file ${opts.passphraseFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new InputError(
+        `--passphrase-file ${opts.passphraseFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   }
   if (process.env.GRADPROOF_PASSPHRASE) return process.env.GRADPROOF_PASSPHRASE;
-  if (!process.stdin.isTTY) throw new InputError(`${purpose} needs a passphrase: give --passphrase-file FILE or set GRADPROOF_PASSPHRASE, or run in a terminal to be asked`);
+  if (!process.stdin.isTTY)
+    throw new InputError(
+      `${purpose} needs a passphrase: give --passphrase-file FILE or set GRADPROOF_PASSPHRASE, or run in a terminal to be asked`,
+    );
   const first = await promptHidden(`Passphrase for ${purpose}: `);
   if (confirm) {
     const again = await promptHidden('Repeat it: ');

@@ -11,12 +11,20 @@ export function rendererDir(): string {
   return path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'dist', 'renderer');
 }
 
-export function registerServeCommands(program: Command, openStoreForCli: () => import('../store/database.js').Store, setExit: (code: number) => void): void {
+export function registerServeCommands(
+  program: Command,
+  openStoreForCli: () => import('../store/database.js').Store,
+  setExit: (code: number) => void,
+): void {
   program
     .command('serve')
     .description('run the GradProof UI in your browser: a server on 127.0.0.1 only, guarded by a random token')
     .option('--port <n>', 'port to listen on (0: any free port)', wholeNumber('--port', 0, 65535), 0)
-    .option('--workers <n>', 'worker threads for checks (default: the number of cores)', wholeNumber('--workers', 1, 256))
+    .option(
+      '--workers <n>',
+      'worker threads for checks (default: the number of cores)',
+      wholeNumber('--workers', 1, 256),
+    )
     .action(async (o: { port: number; workers?: number }) => {
       const store = openStoreForCli();
       const service = new GradProofService(store, o.workers ? { workers: o.workers } : {});
@@ -26,9 +34,15 @@ export function registerServeCommands(program: Command, openStoreForCli: () => i
       } catch (err) {
         store.db.close();
         const code = (err as NodeJS.ErrnoException).code;
-        throw new InputError(code === 'EADDRINUSE' ? `--port ${o.port} is in use; choose another, or 0 for any free port` : (err as Error).message);
+        throw new InputError(
+          code === 'EADDRINUSE'
+            ? `--port ${o.port} is in use; choose another, or 0 for any free port`
+            : (err as Error).message,
+        );
       }
-      process.stdout.write(`GradProof is running at ${bridge.url}\nopen that URL in a browser (it holds the access token); database ${store.path}; Ctrl-C stops it\n`);
+      process.stdout.write(
+        `GradProof is running at ${bridge.url}\nopen that URL in a browser (it holds the access token); database ${store.path}; Ctrl-C stops it\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           service.cancelAll();
@@ -45,7 +59,9 @@ export function registerServeCommands(program: Command, openStoreForCli: () => i
 
   program
     .command('api <method> [params]')
-    .description(`call the API contract directly (the CLI transport); params as JSON. Methods: ${METHODS.filter((m) => m !== 'dialog.openFile').join(', ')}`)
+    .description(
+      `call the API contract directly (the CLI transport); params as JSON. Methods: ${METHODS.filter((m) => m !== 'dialog.openFile').join(', ')}`,
+    )
     .action(async (method: string, params: string | undefined) => {
       if (!isMethod(method)) throw new InputError(`unknown method ${method}; methods are ${METHODS.join(', ')}`);
       let parsed: unknown = {};
@@ -61,7 +77,9 @@ export function registerServeCommands(program: Command, openStoreForCli: () => i
       try {
         if (method === 'check.start') {
           // A check started from the CLI transport runs to its end here.
-          const done = new Promise<unknown>((resolve) => service.onEvent((e) => (e.type === 'check.done' || e.type === 'check.failed') && resolve(e)));
+          const done = new Promise<unknown>((resolve) =>
+            service.onEvent((e) => (e.type === 'check.done' || e.type === 'check.failed') && resolve(e)),
+          );
           await service.call(method, parsed);
           process.stdout.write(`${JSON.stringify(await done, null, 2)}\n`);
         } else process.stdout.write(`${JSON.stringify(await service.call(method, parsed), null, 2)}\n`);

@@ -26,7 +26,10 @@ export function storePath(program: Command): string {
 export function openStoreForCli(program: Command): Store {
   try {
     const store = openStore(storePath(program));
-    if (store.interrupted.length) process.stderr.write(`gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`);
+    if (store.interrupted.length)
+      process.stderr.write(
+        `gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`,
+      );
     return store;
   } catch (err) {
     if (err instanceof StoreError) throw new InputError(err.message);
@@ -58,12 +61,22 @@ function printVerification(vs: Verification[]): void {
 }
 
 export function registerStoreCommands(program: Command, setExit: (code: number) => void): void {
-  const identity = program.command('identity').description('signing identities: a name, a role and an Ed25519 key (its private half encrypted under a passphrase)');
+  const identity = program
+    .command('identity')
+    .description(
+      'signing identities: a name, a role and an Ed25519 key (its private half encrypted under a passphrase)',
+    );
   identity
     .command('create')
-    .description('create an identity; you are asked for a passphrase (or give --passphrase-file / GRADPROOF_PASSPHRASE)')
+    .description(
+      'create an identity; you are asked for a passphrase (or give --passphrase-file / GRADPROOF_PASSPHRASE)',
+    )
     .requiredOption('--name <name>', 'the person, as reports will show them')
-    .addOption(new Option('--role <role>', 'engineer (prepares reports) or reviewer (approves or rejects them)').choices(['engineer', 'reviewer']).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'engineer (prepares reports) or reviewer (approves or rejects them)')
+        .choices(['engineer', 'reviewer'])
+        .makeOptionMandatory(),
+    )
     .option('--passphrase-file <file>', 'read the passphrase from a file')
     .option('--json', 'print the identity as JSON')
     .action(async (o: { name: string; role: 'engineer' | 'reviewer'; passphraseFile?: string; json?: boolean }) => {
@@ -79,7 +92,8 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
     .action((o: { json?: boolean }) => {
       const ids = withStore(program, listIdentities);
       if (o.json) json(ids);
-      else if (ids.length === 0) out('no identities yet; create one with: gradproof identity create --name NAME --role engineer|reviewer');
+      else if (ids.length === 0)
+        out('no identities yet; create one with: gradproof identity create --name NAME --role engineer|reviewer');
       else for (const i of ids) out(`${i.name.padEnd(24)} ${i.role.padEnd(9)} ${i.fingerprint}  ${i.id}`);
     });
 
@@ -91,9 +105,25 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
     .option('--json', 'print JSON')
     .action((o: { limit: number; json?: boolean }) => {
       const rs = withStore(program, (s) => listRuns(s, o.limit));
-      if (o.json) json(rs.map((r) => ({ id: r.id, startedAt: r.startedAt, status: r.status, verdict: r.verdict, difference: r.difference, model: r.provenance.model.name, dataset: r.provenance.dataset.ref, implementation: r.provenance.implementation.ref })));
+      if (o.json)
+        json(
+          rs.map((r) => ({
+            id: r.id,
+            startedAt: r.startedAt,
+            status: r.status,
+            verdict: r.verdict,
+            difference: r.difference,
+            model: r.provenance.model.name,
+            dataset: r.provenance.dataset.ref,
+            implementation: r.provenance.implementation.ref,
+          })),
+        );
       else if (rs.length === 0) out('no saved runs yet; run: gradproof check');
-      else for (const r of rs) out(`${r.id}  ${r.startedAt.slice(0, 19).replace('T', ' ')}  ${r.status.padEnd(11)} ${(r.verdict ?? '-').padEnd(12)} ${r.difference === null ? '' : r.difference.toExponential(3).padEnd(10)} ${r.provenance.model.name} on ${r.provenance.dataset.ref}`);
+      else
+        for (const r of rs)
+          out(
+            `${r.id}  ${r.startedAt.slice(0, 19).replace('T', ' ')}  ${r.status.padEnd(11)} ${(r.verdict ?? '-').padEnd(12)} ${r.difference === null ? '' : r.difference.toExponential(3).padEnd(10)} ${r.provenance.model.name} on ${r.provenance.dataset.ref}`,
+          );
     });
   runs
     .command('show <runId>')
@@ -104,19 +134,28 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       if (!r) throw new InputError(`no run ${runId}; list runs with: gradproof runs list`);
       if (o.json) return void json(r);
       out(`${r.id}  ${r.status}${r.verdict ? `  ${verdictWord(r.verdict)}` : ''}`);
-      out(`  started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}${r.seconds !== null ? ` (${r.seconds.toFixed(3)} s)` : ''}`);
+      out(
+        `  started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}${r.seconds !== null ? ` (${r.seconds.toFixed(3)} s)` : ''}`,
+      );
       out(`  model          ${r.provenance.model.name}  sha256 ${r.provenance.model.sha256}`);
       out(`  weights        ${r.provenance.weights.source}  sha256 ${r.provenance.weights.sha256}`);
       out(`  dataset        ${r.provenance.dataset.ref}  sha256 ${r.provenance.dataset.sha256}`);
-      out(`  implementation ${r.provenance.implementation.ref}${r.provenance.implementation.defects ? ` (${r.provenance.implementation.defects.join(', ')})` : ''}  sha256 ${r.provenance.implementation.sha256}`);
+      out(
+        `  implementation ${r.provenance.implementation.ref}${r.provenance.implementation.defects ? ` (${r.provenance.implementation.defects.join(', ')})` : ''}  sha256 ${r.provenance.implementation.sha256}`,
+      );
       if (r.difference !== null) out(`  difference     ${r.difference}`);
-      for (const g of r.result?.groups ?? []) out(`    ${g.name.padEnd(6)} ${g.difference.toExponential(3).padEnd(10)} ${g.verdict.padEnd(12)} ${g.diagnosis?.summary ?? ''}`);
+      for (const g of r.result?.groups ?? [])
+        out(
+          `    ${g.name.padEnd(6)} ${g.difference.toExponential(3).padEnd(10)} ${g.verdict.padEnd(12)} ${g.diagnosis?.summary ?? ''}`,
+        );
       if (r.error) out(`  error: ${r.error}`);
     });
 
   runs
     .command('compare <runIds...>')
-    .description('two or more runs side by side: settings and hashes with differences marked, per-group results, the verdict change')
+    .description(
+      'two or more runs side by side: settings and hashes with differences marked, per-group results, the verdict change',
+    )
     .option('--json', 'print JSON')
     .action((runIds: string[], o: { json?: boolean }) => {
       if (runIds.length < 2) throw new InputError('runs compare needs at least two run ids');
@@ -136,10 +175,15 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       out(`${'  '.padEnd(w + 4)}${c.runs.map(col).join(' ')}`);
       for (const f of c.fields) out(`${f.differs ? '≠ ' : '  '}${f.field.padEnd(w + 2)}${f.values.map(col).join(' ')}`);
       out('\nper group (difference, verdict):');
-      for (const g of c.groups) out(`${g.changed ? '≠ ' : '  '}${g.name.padEnd(8)}${g.differences.map((d, i) => col(`${d === null ? '—' : d.toExponential(3)} ${g.verdicts[i] ?? ''}`)).join(' ')}${g.changed ? '  changed' : ''}`);
+      for (const g of c.groups)
+        out(
+          `${g.changed ? '≠ ' : '  '}${g.name.padEnd(8)}${g.differences.map((d, i) => col(`${d === null ? '—' : d.toExponential(3)} ${g.verdicts[i] ?? ''}`)).join(' ')}${g.changed ? '  changed' : ''}`,
+        );
     });
 
-  const report = program.command('report').description('signed audit reports: create, sign, approve or reject, show, export');
+  const report = program
+    .command('report')
+    .description('signed audit reports: create, sign, approve or reject, show, export');
   report
     .command('create <runId>')
     .description('create a draft report of a completed run')
@@ -147,8 +191,12 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
     .option('--json', 'print JSON (with reportId)')
     .action((runId: string, o: { as: string; json?: boolean }) => {
       const r = withStore(program, (s) => createReport(s, runId, o.as));
-      if (o.json) json({ reportId: r.id, id: r.id, runId: r.runId, state: r.state, sha256: r.sha256, author: r.author });
-      else out(`created draft report ${r.id} of ${r.runId} by ${r.author.name}\n  sha256 ${r.sha256}\n  next: gradproof report sign ${r.id} --as "${r.author.name}"`);
+      if (o.json)
+        json({ reportId: r.id, id: r.id, runId: r.runId, state: r.state, sha256: r.sha256, author: r.author });
+      else
+        out(
+          `created draft report ${r.id} of ${r.runId} by ${r.author.name}\n  sha256 ${r.sha256}\n  next: gradproof report sign ${r.id} --as "${r.author.name}"`,
+        );
     });
   const signing = (name: string, action: Action, description: string, needsReason = false): void => {
     const c = report
@@ -159,13 +207,27 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       .option('--json', 'print JSON');
     if (needsReason) c.requiredOption('--reason <text>', 'why the report is rejected');
     else c.option('--comment <text>', 'a comment, signed with the signature');
-    c.action(async (reportId: string, o: { as: string; passphraseFile?: string; json?: boolean; comment?: string; reason?: string }) => {
-      const pass = await obtainPassphrase(o, `${o.as} to ${name} ${reportId}`);
-      const r = withStore(program, (s) => transition(s, reportId, action, o.as, pass, o.reason ?? o.comment));
-      const last = r.signatures[r.signatures.length - 1]!;
-      if (o.json) json({ id: r.id, reportId: r.id, state: r.state, signature: { meaning: last.meaning, signer: last.signer, signedAt: last.signedAt, comment: last.comment } });
-      else out(`report ${r.id} is now ${r.state}: ${last.meaning} signed by ${last.signer.name} (${last.signer.role}) at ${last.signedAt}, key ${last.signer.fingerprint}`);
-    });
+    c.action(
+      async (
+        reportId: string,
+        o: { as: string; passphraseFile?: string; json?: boolean; comment?: string; reason?: string },
+      ) => {
+        const pass = await obtainPassphrase(o, `${o.as} to ${name} ${reportId}`);
+        const r = withStore(program, (s) => transition(s, reportId, action, o.as, pass, o.reason ?? o.comment));
+        const last = r.signatures[r.signatures.length - 1]!;
+        if (o.json)
+          json({
+            id: r.id,
+            reportId: r.id,
+            state: r.state,
+            signature: { meaning: last.meaning, signer: last.signer, signedAt: last.signedAt, comment: last.comment },
+          });
+        else
+          out(
+            `report ${r.id} is now ${r.state}: ${last.meaning} signed by ${last.signer.name} (${last.signer.role}) at ${last.signedAt}, key ${last.signer.fingerprint}`,
+          );
+      },
+    );
   };
   signing('sign', 'prepare', 'sign a draft as its author (meaning "authorship"): it becomes prepared');
   signing('approve', 'approve', 'approve a prepared report as a reviewer other than its author');
@@ -176,12 +238,28 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
     .option('--json', 'print JSON')
     .action((reportId: string, o: { json?: boolean }) => {
       const { r, v } = withStore(program, (s) => ({ r: getReport(s, reportId), v: verifyStoredReport(s, reportId) }));
-      if (o.json) return void json({ id: r.id, runId: r.runId, state: r.state, createdAt: r.createdAt, sha256: r.sha256, author: r.author, statement: r.statement, signatures: r.signatures.map(({ envelope: _e, ...s }) => s), verification: v });
+      if (o.json)
+        return void json({
+          id: r.id,
+          runId: r.runId,
+          state: r.state,
+          createdAt: r.createdAt,
+          sha256: r.sha256,
+          author: r.author,
+          statement: r.statement,
+          signatures: r.signatures.map(({ envelope: _e, ...s }) => s),
+          verification: v,
+        });
       const p = r.statement.predicate;
       out(`${r.id}  ${r.state.toUpperCase()}  ${v.ok ? 'verified' : `NOT VERIFIED (${v.problem})`}`);
-      out(`  run ${r.runId}: ${p.result?.verdict?.toUpperCase()} difference ${p.result?.difference} (${p.provenance?.model.name} on ${p.provenance?.dataset.ref})`);
+      out(
+        `  run ${r.runId}: ${p.result?.verdict?.toUpperCase()} difference ${p.result?.difference} (${p.provenance?.model.name} on ${p.provenance?.dataset.ref})`,
+      );
       out(`  sha256 ${r.sha256}`);
-      for (const s of r.signatures) out(`  ${s.meaning.padEnd(10)} ${s.signer.name} (${s.signer.role})  ${s.signedAt}  ${s.signer.fingerprint}${s.comment ? `  "${s.comment}"` : ''}`);
+      for (const s of r.signatures)
+        out(
+          `  ${s.meaning.padEnd(10)} ${s.signer.name} (${s.signer.role})  ${s.signedAt}  ${s.signer.fingerprint}${s.comment ? `  "${s.comment}"` : ''}`,
+        );
     });
   report
     .command('list')
@@ -191,14 +269,17 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       const rs = withStore(program, listReports);
       if (o.json) json(rs);
       else if (rs.length === 0) out('no reports yet; create one with: gradproof report create RUN_ID --as NAME');
-      else for (const r of rs) out(`${r.id}  ${r.state.padEnd(9)} ${(r.verdict ?? '').padEnd(12)} ${r.author.padEnd(20)} ${r.runId}`);
+      else
+        for (const r of rs)
+          out(`${r.id}  ${r.state.padEnd(9)} ${(r.verdict ?? '').padEnd(12)} ${r.author.padEnd(20)} ${r.runId}`);
     });
   report
     .command('export <reportId>')
     .description('write a bundle a third party can verify offline (openssl alone, or gradproof verify DIR)')
     .requiredOption('--bundle <dir>', 'the folder to write (must be empty or new)')
     .action((reportId: string, o: { bundle: string }) => {
-      if (existsSync(o.bundle) && readdirSync(o.bundle).length > 0) throw new InputError(`--bundle ${o.bundle}: the folder is not empty; give a new or empty folder`);
+      if (existsSync(o.bundle) && readdirSync(o.bundle).length > 0)
+        throw new InputError(`--bundle ${o.bundle}: the folder is not empty; give a new or empty folder`);
       const files = withStore(program, (s) => exportBundle(s, reportId, o.bundle));
       out(`wrote ${files.length} files to ${o.bundle}; see ${o.bundle}/VERIFY.md`);
     });
@@ -224,12 +305,17 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
 
   program
     .command('verify [target]')
-    .description('verify a report (by id), an exported bundle (a folder), or with no argument every report and the audit log; exit 0 only when all holds')
+    .description(
+      'verify a report (by id), an exported bundle (a folder), or with no argument every report and the audit log; exit 0 only when all holds',
+    )
     .option('--json', 'print JSON')
     .action((target: string | undefined, o: { json?: boolean }) => {
       let vs: Verification[];
       if (target && isBundle(target)) vs = [verifyBundle(target)];
-      else if (target && existsSync(target) && !target.startsWith('rep-')) throw new InputError(`${target} is not a GradProof bundle (no manifest.json); give a report id or a bundle folder`);
+      else if (target && existsSync(target) && !target.startsWith('rep-'))
+        throw new InputError(
+          `${target} is not a GradProof bundle (no manifest.json); give a report id or a bundle folder`,
+        );
       else vs = withStore(program, (s) => (target ? [verifyStoredReport(s, target)] : verifyStore(s)));
       if (o.json) json(vs.length === 1 ? vs[0] : vs);
       else printVerification(vs);

@@ -5,5 +5,11 @@ import { PAYMENTS_ROWS, generatePayments } from './payments-generator.js';
 
 const csv = generatePayments();
 writeFileSync(paymentsCsvPath(), csv);
-const fraud = csv.trim().split('\n').slice(1).filter((l) => l.endsWith(',1')).length;
-process.stdout.write(`wrote ${paymentsCsvPath()}: ${PAYMENTS_ROWS} payments, ${fraud} fraudulent (${((100 * fraud) / PAYMENTS_ROWS).toFixed(2)}%)\n`);
+const fraud = csv
+  .trim()
+  .split('\n')
+  .slice(1)
+  .filter((l) => l.endsWith(',1')).length;
+process.stdout.write(
+  `wrote ${paymentsCsvPath()}: ${PAYMENTS_ROWS} payments, ${fraud} fraudulent (${((100 * fraud) / PAYMENTS_ROWS).toFixed(2)}%)\n`,
+);

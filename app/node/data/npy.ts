@@ -27,7 +27,8 @@ const DTYPES: Record<string, { size: number; read: (v: DataView, o: number, le: 
 /** Parse a .npy file (format versions 1–3) as numpy.save writes it. */
 export function parseNpy(bytes: Uint8Array, what = '.npy data'): NumericArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
-  if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b)) throw new ArrayFormatError(`${what} is not a .npy array (no \\x93NUMPY header)`);
+  if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b))
+    throw new ArrayFormatError(`${what} is not a .npy array (no \\x93NUMPY header)`);
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -36,9 +37,11 @@ export function parseNpy(bytes: Uint8Array, what = '.npy data'): NumericArray {
   const descr = /'descr'\s*:\s*'([<>|=])([a-z]\d+)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !fortran || !shapeText) throw new ArrayFormatError(`${what}: unreadable .npy header ${JSON.stringify(header.trim())}`);
+  if (!descr || !fortran || !shapeText)
+    throw new ArrayFormatError(`${what}: unreadable .npy header ${JSON.stringify(header.trim())}`);
   const dtype = DTYPES[descr[2]!];
-  if (!dtype) throw new ArrayFormatError(`${what}: dtype ${descr[2]} is not supported; save float64, float32 or integer arrays`);
+  if (!dtype)
+    throw new ArrayFormatError(`${what}: dtype ${descr[2]} is not supported; save float64, float32 or integer arrays`);
   const le = descr[1] !== '>';
   const shape = shapeText[1]!
     .split(',')
@@ -47,7 +50,8 @@ export function parseNpy(bytes: Uint8Array, what = '.npy data'): NumericArray {
     .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
-  if (bytes.length < offset + count * dtype.size) throw new ArrayFormatError(`${what}: the file is truncated (${count} values of ${dtype.size} bytes expected)`);
+  if (bytes.length < offset + count * dtype.size)
+    throw new ArrayFormatError(`${what}: the file is truncated (${count} values of ${dtype.size} bytes expected)`);
   const data = new Float64Array(count);
   for (let i = 0; i < count; i++) data[i] = dtype.read(view, offset + i * dtype.size, le);
   if (fortran[1] === 'True' && shape.length === 2) {
@@ -88,7 +92,16 @@ export function parseSafetensors(bytes: Uint8Array, what = '.safetensors file'):
   } catch {
     throw new ArrayFormatError(`${what}: the header is not JSON`);
   }
-  const sizes: Record<string, string> = { F64: 'f8', F32: 'f4', I64: 'i8', I32: 'i4', I16: 'i2', I8: 'i1', U8: 'u1', BOOL: 'b1' };
+  const sizes: Record<string, string> = {
+    F64: 'f8',
+    F32: 'f4',
+    I64: 'i8',
+    I32: 'i4',
+    I16: 'i2',
+    I8: 'i1',
+    U8: 'u1',
+    BOOL: 'b1',
+  };
   const out = new Map<string, NumericArray>();
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__') continue;
@@ -96,7 +109,8 @@ export function parseSafetensors(bytes: Uint8Array, what = '.safetensors file'):
     if (!dt) throw new ArrayFormatError(`${what}: tensor ${name} has dtype ${t.dtype}; use F64 or F32`);
     const [a, b] = t.data_offsets;
     const count = t.shape.reduce((x, y) => x * y, 1);
-    if (b - a !== count * dt.size) throw new ArrayFormatError(`${what}: tensor ${name}'s byte range does not match its shape`);
+    if (b - a !== count * dt.size)
+      throw new ArrayFormatError(`${what}: tensor ${name}'s byte range does not match its shape`);
     const data = new Float64Array(count);
     for (let i = 0; i < count; i++) data[i] = dt.read(view, 8 + n + a + i * dt.size, true);
     out.set(name, { shape: t.shape, data });

@@ -18,7 +18,8 @@ function jsonTensors(file: string, bytes: Uint8Array): Map<string, NumericArray>
   } catch (err) {
     throw new InputError(`weights ${file}: not valid JSON (${(err as Error).message})`);
   }
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new InputError(`weights ${file}: expected an object { "W1": [[…]], "b1": [[…]], … }`);
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    throw new InputError(`weights ${file}: expected an object { "W1": [[…]], "b1": [[…]], … }`);
   const out = new Map<string, NumericArray>();
   for (const [name, v] of Object.entries(o as Record<string, unknown>)) {
     if (!Array.isArray(v)) throw new InputError(`weights ${file}: ${name} must be an array of rows of numbers`);
@@ -26,9 +27,11 @@ function jsonTensors(file: string, bytes: Uint8Array): Map<string, NumericArray>
     const cols = rows[0]?.length ?? 0;
     const data = new Float64Array(rows.length * cols);
     rows.forEach((row, i) => {
-      if (row.length !== cols) throw new InputError(`weights ${file}: ${name}[${i}] has ${row.length} values, row 0 has ${cols}`);
+      if (row.length !== cols)
+        throw new InputError(`weights ${file}: ${name}[${i}] has ${row.length} values, row 0 has ${cols}`);
       row.forEach((x, j) => {
-        if (typeof x !== 'number' || !Number.isFinite(x)) throw new InputError(`weights ${file}: ${name}[${i}][${j}] is ${JSON.stringify(x)}, not a finite number`);
+        if (typeof x !== 'number' || !Number.isFinite(x))
+          throw new InputError(`weights ${file}: ${name}[${i}][${j}] is ${JSON.stringify(x)}, not a finite number`);
         data[i * cols + j] = x;
       });
     });
@@ -47,12 +50,25 @@ export function loadWeights(file: string, groups: readonly ParamGroup[], model: 
     bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`weights ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`);
+    throw new InputError(
+      `weights ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`,
+    );
   }
   const ext = path.extname(file).toLowerCase();
   let tensors: Map<string, NumericArray>;
   try {
-    tensors = ext === '.npz' ? parseNpz(bytes, `weights ${file}`) : ext === '.safetensors' ? parseSafetensors(bytes, `weights ${file}`) : ext === '.json' ? jsonTensors(file, bytes) : (() => { throw new InputError(`weights ${file}: unknown format "${ext}"; use .npz (numpy.savez), .safetensors or .json`); })();
+    tensors =
+      ext === '.npz'
+        ? parseNpz(bytes, `weights ${file}`)
+        : ext === '.safetensors'
+          ? parseSafetensors(bytes, `weights ${file}`)
+          : ext === '.json'
+            ? jsonTensors(file, bytes)
+            : (() => {
+                throw new InputError(
+                  `weights ${file}: unknown format "${ext}"; use .npz (numpy.savez), .safetensors or .json`,
+                );
+              })();
   } catch (err) {
     if (err instanceof ArrayFormatError) throw new InputError(err.message);
     throw err;
@@ -60,16 +76,28 @@ export function loadWeights(file: string, groups: readonly ParamGroup[], model: 
   const size = groups.reduce((s, g) => s + g.size, 0);
   const theta = new Float64Array(size);
   const missing = groups.filter((g) => !tensors.has(g.name)).map((g) => g.name);
-  if (missing.length) throw new InputError(`weights ${file}: no tensor named ${missing.join(', ')} for model ${model}; it holds ${[...tensors.keys()].join(', ') || 'nothing'}. Name the arrays as the model's groups (${groups.map((g) => g.name).join(', ')})`);
+  if (missing.length)
+    throw new InputError(
+      `weights ${file}: no tensor named ${missing.join(', ')} for model ${model}; it holds ${[...tensors.keys()].join(', ') || 'nothing'}. Name the arrays as the model's groups (${groups.map((g) => g.name).join(', ')})`,
+    );
   const extra = [...tensors.keys()].filter((k) => !groups.some((g) => g.name === k));
-  if (extra.length) throw new InputError(`weights ${file}: tensors ${extra.join(', ')} are not parameters of model ${model} (${groups.map((g) => g.name).join(', ')}); remove them or use the model they belong to`);
+  if (extra.length)
+    throw new InputError(
+      `weights ${file}: tensors ${extra.join(', ')} are not parameters of model ${model} (${groups.map((g) => g.name).join(', ')}); remove them or use the model they belong to`,
+    );
   for (const g of groups) {
     const t = tensors.get(g.name)!;
-    const ok = (t.shape.length === 2 && t.shape[0] === g.rows && t.shape[1] === g.cols) || (t.shape.length === 1 && g.cols === 1 && t.shape[0] === g.rows);
-    if (!ok) throw new InputError(`weights ${file}: ${g.name} has shape (${t.shape.join(', ')}) but model ${model} needs (${g.rows}, ${g.cols})`);
+    const ok =
+      (t.shape.length === 2 && t.shape[0] === g.rows && t.shape[1] === g.cols) ||
+      (t.shape.length === 1 && g.cols === 1 && t.shape[0] === g.rows);
+    if (!ok)
+      throw new InputError(
+        `weights ${file}: ${g.name} has shape (${t.shape.join(', ')}) but model ${model} needs (${g.rows}, ${g.cols})`,
+      );
     for (let i = 0; i < g.size; i++) {
       const v = t.data[i]!;
-      if (!Number.isFinite(v)) throw new InputError(`weights ${file}: ${g.name} entry ${i} is ${v}; weights must be finite`);
+      if (!Number.isFinite(v))
+        throw new InputError(`weights ${file}: ${g.name} entry ${i} is ${v}; weights must be finite`);
       theta[g.offset + i] = v;
     }
   }

@@ -19,7 +19,14 @@ export function printable(store: Store, reportId: string, paper: Paper): Printab
     state: r.state,
     sha256: r.sha256,
     statement: r.statement,
-    signatures: r.signatures.map((s) => ({ meaning: s.meaning, name: s.signer.name, role: s.signer.role, signedAt: s.signedAt, fingerprint: s.signer.fingerprint, comment: s.comment })),
+    signatures: r.signatures.map((s) => ({
+      meaning: s.meaning,
+      name: s.signer.name,
+      role: s.signer.role,
+      signedAt: s.signedAt,
+      fingerprint: s.signer.fingerprint,
+      comment: s.comment,
+    })),
     verified: v.ok,
     ...(v.problem ? { verificationProblem: v.problem } : {}),
     paper,
@@ -27,25 +34,52 @@ export function printable(store: Store, reportId: string, paper: Paper): Printab
 }
 
 export function chromiumPath(): string {
-  const candidates = [process.env.GRADPROOF_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome'].filter(Boolean) as string[];
+  const candidates = [
+    process.env.GRADPROOF_CHROMIUM,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+    '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+  ].filter(Boolean) as string[];
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new PdfError('PDF export from the command line needs Chromium or Chrome: install it (Debian: apt-get install chromium) or set GRADPROOF_CHROMIUM to its path; the desktop app exports PDFs without it');
+  if (!found)
+    throw new PdfError(
+      'PDF export from the command line needs Chromium or Chrome: install it (Debian: apt-get install chromium) or set GRADPROOF_CHROMIUM to its path; the desktop app exports PDFs without it',
+    );
   return found;
 }
 
 /** HTML to PDF in headless Chromium (the CLI and the browser bridge; the desktop app uses printToPDF). */
 export async function htmlToPdf(html: string, paper: Paper): Promise<Buffer> {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
+  });
   try {
     const page = await browser.newPage();
     await page.setContent(html, { waitUntil: 'load' });
-    return await page.pdf({ format: paper === 'letter' ? 'Letter' : 'A4', printBackground: true, preferCSSPageSize: true });
+    return await page.pdf({
+      format: paper === 'letter' ? 'Letter' : 'A4',
+      printBackground: true,
+      preferCSSPageSize: true,
+    });
   } finally {
     await browser.close();
   }
 }
 
-export async function reportPdf(store: Store, reportId: string, paper: Paper, render: (html: string, paper: Paper) => Promise<Buffer> = htmlToPdf): Promise<Buffer> {
+export async function reportPdf(
+  store: Store,
+  reportId: string,
+  paper: Paper,
+  render: (html: string, paper: Paper) => Promise<Buffer> = htmlToPdf,
+): Promise<Buffer> {
   return render(reportHtml(printable(store, reportId, paper)), paper);
 }

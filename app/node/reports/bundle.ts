@@ -5,7 +5,11 @@ import type { Store } from '../store/database.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../signing/dsse.js';
 import { getReport, publicKeyOf } from './reports.js';
 
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'signer';
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '') || 'signer';
 
 /**
  * Everything a third party needs to check a report offline: the signed bytes,
@@ -29,10 +33,29 @@ export function exportBundle(store: Store, reportId: string, dir: string): strin
     write(`${base}.sig`, Buffer.from(s.envelope.signatures[0]!.sig, 'base64'));
     const key = `keys/${slug(s.signer.name)}-${s.signer.keyid.slice(0, 16)}.pem`;
     write(key, publicKeyOf(store, s.signer.keyid));
-    return { meaning: s.meaning, envelope: `${base}.dsse.json`, payload: `${base}.payload.json`, signature: `${base}.sig`, keyid: s.signer.keyid, fingerprint: s.signer.fingerprint, name: s.signer.name, role: s.signer.role, signedAt: s.signedAt, publicKey: key };
+    return {
+      meaning: s.meaning,
+      envelope: `${base}.dsse.json`,
+      payload: `${base}.payload.json`,
+      signature: `${base}.sig`,
+      keyid: s.signer.keyid,
+      fingerprint: s.signer.fingerprint,
+      name: s.signer.name,
+      role: s.signer.role,
+      signedAt: s.signedAt,
+      publicKey: key,
+    };
   });
-  write('audit-log.jsonl', readLog(store.db).map((e) => JSON.stringify(e)).join('\n') + '\n');
-  write('manifest.json', `${JSON.stringify({ format: 'gradproof-bundle/v1', reportId, state: report.state, sha256: report.sha256, payloadType: IN_TOTO_PAYLOAD_TYPE, signatures }, null, 2)}\n`);
+  write(
+    'audit-log.jsonl',
+    readLog(store.db)
+      .map((e) => JSON.stringify(e))
+      .join('\n') + '\n',
+  );
+  write(
+    'manifest.json',
+    `${JSON.stringify({ format: 'gradproof-bundle/v1', reportId, state: report.state, sha256: report.sha256, payloadType: IN_TOTO_PAYLOAD_TYPE, signatures }, null, 2)}\n`,
+  );
   write('verify-openssl.sh', opensslScript(signatures, report.sha256));
   write('VERIFY.md', verifyDoc(reportId, report.sha256, signatures));
   return files;

@@ -57,7 +57,8 @@ export function newReportId(): string {
 export function createReport(store: Store, runId: string, authorRef: string): ReportView {
   const run = getRun(store, runId);
   if (!run) throw new ReportError(`no run ${runId}; list runs with: gradproof runs list`);
-  if (run.status !== 'completed' || !run.result) throw new ReportError(`run ${runId} is ${run.status}; only a completed run can be reported`);
+  if (run.status !== 'completed' || !run.result)
+    throw new ReportError(`run ${runId} is ${run.status}; only a completed run can be reported`);
   const author = findIdentity(store, authorRef);
   const entries = getEntries(store, runId);
   if (!entries) throw new ReportError(`run ${runId} has no stored results`);
@@ -72,8 +73,17 @@ export function createReport(store: Store, runId: string, authorRef: string): Re
       provenance: {
         model: { name: p.model.name, ref: p.model.ref },
         weights: { source: p.weights.source },
-        dataset: { ref: p.dataset.ref, examples: p.dataset.examples, features: p.dataset.features, ...(p.dataset.transform ? { transform: p.dataset.transform } : {}) },
-        implementation: { kind: p.implementation.kind, ref: p.implementation.ref, ...(p.implementation.defects ? { defects: p.implementation.defects } : {}) },
+        dataset: {
+          ref: p.dataset.ref,
+          examples: p.dataset.examples,
+          features: p.dataset.features,
+          ...(p.dataset.transform ? { transform: p.dataset.transform } : {}),
+        },
+        implementation: {
+          kind: p.implementation.kind,
+          ref: p.implementation.ref,
+          ...(p.implementation.defects ? { defects: p.implementation.defects } : {}),
+        },
       },
       settings: run.settings as unknown as Record<string, unknown>,
       result: run.result!,
@@ -91,7 +101,11 @@ export function createReport(store: Store, runId: string, authorRef: string): Re
       predicate,
     );
     body = canonicalBytes(statement);
-    store.db.prepare(`INSERT INTO reports (id, run_id, author_id, created_at, state, body, sha256) VALUES (?, ?, ?, ?, 'draft', ?, ?)`).run(id, runId, author.id, createdAt, Buffer.from(body), sha(body));
+    store.db
+      .prepare(
+        `INSERT INTO reports (id, run_id, author_id, created_at, state, body, sha256) VALUES (?, ?, ?, ?, 'draft', ?, ?)`,
+      )
+      .run(id, runId, author.id, createdAt, Buffer.from(body), sha(body));
     appendAudit(store.db, 'report.created', id, { run: runId, sha256: sha(body) }, author.id);
   })();
   return getReport(store, id);
@@ -110,16 +124,35 @@ interface ReportRow {
 export function getReport(store: Store, id: string): ReportView {
   const row = store.db.prepare('SELECT * FROM reports WHERE id = ?').get(id) as ReportRow | undefined;
   if (!row) throw new ReportError(`no report ${id}; list reports with: gradproof report list`);
-  const author = store.db.prepare('SELECT id, name, role FROM identities WHERE id = ?').get(row.author_id) as { id: string; name: string; role: 'engineer' | 'reviewer' };
+  const author = store.db.prepare('SELECT id, name, role FROM identities WHERE id = ?').get(row.author_id) as {
+    id: string;
+    name: string;
+    role: 'engineer' | 'reviewer';
+  };
   const sigs = store.db
-    .prepare(`SELECT s.meaning, s.comment, s.signed_at, s.envelope, i.id, i.name, i.role FROM signatures s JOIN identities i ON i.id = s.identity_id WHERE s.report_id = ? ORDER BY s.id`)
-    .all(id) as { meaning: Meaning; comment: string | null; signed_at: string; envelope: Buffer; id: string; name: string; role: 'engineer' | 'reviewer' }[];
+    .prepare(
+      `SELECT s.meaning, s.comment, s.signed_at, s.envelope, i.id, i.name, i.role FROM signatures s JOIN identities i ON i.id = s.identity_id WHERE s.report_id = ? ORDER BY s.id`,
+    )
+    .all(id) as {
+    meaning: Meaning;
+    comment: string | null;
+    signed_at: string;
+    envelope: Buffer;
+    id: string;
+    name: string;
+    role: 'engineer' | 'reviewer';
+  }[];
   const body = new Uint8Array(row.body);
   let statement: Statement<AuditPredicate>;
   try {
     statement = JSON.parse(new TextDecoder().decode(body)) as Statement<AuditPredicate>;
   } catch {
-    statement = { _type: 'https://in-toto.io/Statement/v1', subject: [], predicateType: 'unreadable', predicate: {} as AuditPredicate };
+    statement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [],
+      predicateType: 'unreadable',
+      predicate: {} as AuditPredicate,
+    };
   }
   return {
     id: row.id,
@@ -144,9 +177,13 @@ export function getReport(store: Store, id: string): ReportView {
   };
 }
 
-export function listReports(store: Store): { id: string; runId: string; state: ReportState; createdAt: string; author: string; verdict: string | null }[] {
+export function listReports(
+  store: Store,
+): { id: string; runId: string; state: ReportState; createdAt: string; author: string; verdict: string | null }[] {
   return store.db
-    .prepare(`SELECT r.id, r.run_id AS runId, r.state, r.created_at AS createdAt, i.name AS author, u.verdict FROM reports r JOIN identities i ON i.id = r.author_id JOIN runs u ON u.id = r.run_id ORDER BY r.created_at DESC`)
+    .prepare(
+      `SELECT r.id, r.run_id AS runId, r.state, r.created_at AS createdAt, i.name AS author, u.verdict FROM reports r JOIN identities i ON i.id = r.author_id JOIN runs u ON u.id = r.run_id ORDER BY r.created_at DESC`,
+    )
     .all() as never;
 }
 
@@ -165,43 +202,81 @@ const MOVES: Record<Action, { from: ReportState; to: ReportState; meaning: Meani
  * before the key is unlocked, and the signature, state and audit entry are written
  * in one transaction; the database's own triggers refuse any other path.
  */
-export function transition(store: Store, reportId: string, action: Action, signerRef: string, passphrase: string, comment?: string): ReportView {
+export function transition(
+  store: Store,
+  reportId: string,
+  action: Action,
+  signerRef: string,
+  passphrase: string,
+  comment?: string,
+): ReportView {
   const move = MOVES[action];
   const report = getReport(store, reportId);
   const signer = findIdentity(store, signerRef);
   if (report.state !== move.from) {
-    const why = report.state === 'draft' ? 'it is still a draft: its author must sign it first (gradproof report sign)' : `it is already ${report.state}`;
+    const why =
+      report.state === 'draft'
+        ? 'it is still a draft: its author must sign it first (gradproof report sign)'
+        : `it is already ${report.state}`;
     throw new ReportError(`cannot ${action} report ${reportId}: ${why}`);
   }
   const broken = signOffRule(move.meaning, signerOf(signer), report.author);
   if (broken) throw new ReportError(`cannot ${action} report ${reportId}: ${broken}`);
   if (action === 'reject' && !comment?.trim()) throw new ReportError('a rejection needs its reason: --reason "…"');
-  if (sha(report.body) !== report.sha256) throw new ReportError(`report ${reportId} no longer matches its digest; run gradproof verify ${reportId}`);
+  if (sha(report.body) !== report.sha256)
+    throw new ReportError(`report ${reportId} no longer matches its digest; run gradproof verify ${reportId}`);
   const follows: string[] = [];
   if (action !== 'prepare') {
     const authorship = report.signatures.find((s) => s.meaning === 'authorship');
-    if (!authorship || !verifyEnvelope(authorship.envelope, publicKeyOf(store, authorship.signer.keyid), authorship.signer.keyid)) {
-      throw new ReportError(`cannot ${action} report ${reportId}: its author's signature does not verify; run gradproof verify ${reportId}`);
+    if (
+      !authorship ||
+      !verifyEnvelope(authorship.envelope, publicKeyOf(store, authorship.signer.keyid), authorship.signer.keyid)
+    ) {
+      throw new ReportError(
+        `cannot ${action} report ${reportId}: its author's signature does not verify; run gradproof verify ${reportId}`,
+      );
     }
     follows.push(authorship.payloadSha256);
   }
   const key = unlockIdentity(store, signer.id, passphrase);
   const signedAt = new Date().toISOString();
   store.db.transaction(() => {
-    const predicate: SignOffPredicate = { reportId, meaning: move.meaning, ...(comment?.trim() ? { comment: comment.trim() } : {}), signer: signerOf(signer), signedAt, auditLog: logHead(store.db), follows };
+    const predicate: SignOffPredicate = {
+      reportId,
+      meaning: move.meaning,
+      ...(comment?.trim() ? { comment: comment.trim() } : {}),
+      signer: signerOf(signer),
+      signedAt,
+      auditLog: logHead(store.db),
+      follows,
+    };
     const payload = canonicalBytes(signOffStatement(reportId, report.sha256, predicate));
     const envelope = signEnvelope(payload, key, signer.id);
     store.db
-      .prepare('INSERT INTO signatures (report_id, identity_id, meaning, comment, signed_at, envelope) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO signatures (report_id, identity_id, meaning, comment, signed_at, envelope) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(reportId, signer.id, move.meaning, comment?.trim() || null, signedAt, Buffer.from(JSON.stringify(envelope)));
     store.db.prepare('UPDATE reports SET state = ? WHERE id = ?').run(move.to, reportId);
-    appendAudit(store.db, `report.${move.to}`, reportId, { meaning: move.meaning, signer: signer.id, payload: sha(payload), ...(comment?.trim() ? { comment: comment.trim() } : {}) }, signer.id);
+    appendAudit(
+      store.db,
+      `report.${move.to}`,
+      reportId,
+      {
+        meaning: move.meaning,
+        signer: signer.id,
+        payload: sha(payload),
+        ...(comment?.trim() ? { comment: comment.trim() } : {}),
+      },
+      signer.id,
+    );
   })();
   return getReport(store, reportId);
 }
 
 export function publicKeyOf(store: Store, keyid: string): string {
-  const row = store.db.prepare('SELECT public_key FROM identities WHERE id = ?').get(keyid) as { public_key: string } | undefined;
+  const row = store.db.prepare('SELECT public_key FROM identities WHERE id = ?').get(keyid) as
+    { public_key: string } | undefined;
   if (!row) throw new ReportError(`no identity with key id ${keyid}`);
   return row.public_key;
 }

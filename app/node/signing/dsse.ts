@@ -13,12 +13,26 @@ export interface DsseEnvelope {
 /** DSSE's pre-authentication encoding: what is actually signed. */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
   const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), Buffer.from(payload)]);
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.length} `),
+    type,
+    Buffer.from(` ${payload.length} `),
+    Buffer.from(payload),
+  ]);
 }
 
-export function signEnvelope(payload: Uint8Array, privateKey: KeyObject, keyid: string, payloadType = IN_TOTO_PAYLOAD_TYPE): DsseEnvelope {
+export function signEnvelope(
+  payload: Uint8Array,
+  privateKey: KeyObject,
+  keyid: string,
+  payloadType = IN_TOTO_PAYLOAD_TYPE,
+): DsseEnvelope {
   const sig = sign(null, pae(payloadType, payload), privateKey);
-  return { payloadType, payload: Buffer.from(payload).toString('base64'), signatures: [{ keyid, sig: sig.toString('base64') }] };
+  return {
+    payloadType,
+    payload: Buffer.from(payload).toString('base64'),
+    signatures: [{ keyid, sig: sig.toString('base64') }],
+  };
 }
 
 /** True when `envelope` carries a valid Ed25519 signature by `publicKeyPem` (key id checked too). */
@@ -28,7 +42,12 @@ export function verifyEnvelope(envelope: DsseEnvelope, publicKeyPem: string, key
   const key = createPublicKey(publicKeyPem);
   if (keyIdOf(key) !== keyid) return false;
   try {
-    return verify(null, pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')), key, Buffer.from(s.sig, 'base64'));
+    return verify(
+      null,
+      pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')),
+      key,
+      Buffer.from(s.sig, 'base64'),
+    );
   } catch {
     return false;
   }
@@ -42,5 +61,8 @@ export function keyIdOf(publicKey: KeyObject): string {
 
 /** How people read a key: the first 16 bytes of its id in groups of four hex digits. */
 export function fingerprint(keyid: string): string {
-  return keyid.slice(0, 32).replace(/(.{4})(?=.)/g, '$1:').toUpperCase();
+  return keyid
+    .slice(0, 32)
+    .replace(/(.{4})(?=.)/g, '$1:')
+    .toUpperCase();
 }

@@ -1,4 +1,13 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  scryptSync,
+  type KeyObject,
+} from 'node:crypto';
 import type { Store } from '../store/database.js';
 import { appendAudit } from '../store/audit-log.js';
 import { fingerprint, keyIdOf } from './dsse.js';
@@ -33,7 +42,12 @@ interface KdfRecord {
 }
 
 function deriveKey(passphrase: string, salt: Buffer, k: { N: number; r: number; p: number }): Buffer {
-  return scryptSync(passphrase.normalize('NFC'), salt, KDF.keylen, { N: k.N, r: k.r, p: k.p, maxmem: 128 * k.N * k.r * 2 });
+  return scryptSync(passphrase.normalize('NFC'), salt, KDF.keylen, {
+    N: k.N,
+    r: k.r,
+    p: k.p,
+    maxmem: 128 * k.N * k.r * 2,
+  });
 }
 
 export function validatePassphrase(passphrase: string): void {
@@ -42,10 +56,12 @@ export function validatePassphrase(passphrase: string): void {
 
 /** A new Ed25519 identity; its private key is stored only encrypted (scrypt + AES-256-GCM). */
 export function createIdentity(store: Store, name: string, role: Role, passphrase: string): Identity {
-  if (!/^\S(.{0,78}\S)?$/.test(name)) throw new IdentityError('the name must be 1 to 80 characters, not starting or ending with a space');
+  if (!/^\S(.{0,78}\S)?$/.test(name))
+    throw new IdentityError('the name must be 1 to 80 characters, not starting or ending with a space');
   if (role !== 'engineer' && role !== 'reviewer') throw new IdentityError('the role must be engineer or reviewer');
   validatePassphrase(passphrase);
-  if (store.db.prepare('SELECT 1 FROM identities WHERE name = ?').get(name)) throw new IdentityError(`an identity named "${name}" exists already; choose another name`);
+  if (store.db.prepare('SELECT 1 FROM identities WHERE name = ?').get(name))
+    throw new IdentityError(`an identity named "${name}" exists already; choose another name`);
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const id = keyIdOf(publicKey);
   const salt = randomBytes(16);
@@ -55,11 +71,24 @@ export function createIdentity(store: Store, name: string, role: Role, passphras
   cipher.setAAD(Buffer.from(id)); // the ciphertext belongs to this key id only
   const der = privateKey.export({ format: 'der', type: 'pkcs8' });
   const encrypted = Buffer.concat([cipher.update(der), cipher.final()]);
-  const kdf: KdfRecord = { kdf: 'scrypt', N: KDF.N, r: KDF.r, p: KDF.p, salt: salt.toString('base64'), cipher: 'aes-256-gcm', iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64') };
+  const kdf: KdfRecord = {
+    kdf: 'scrypt',
+    N: KDF.N,
+    r: KDF.r,
+    p: KDF.p,
+    salt: salt.toString('base64'),
+    cipher: 'aes-256-gcm',
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+  };
   const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
   const createdAt = new Date().toISOString();
   store.db.transaction(() => {
-    store.db.prepare('INSERT INTO identities (id, name, role, public_key, encrypted_private_key, kdf, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, name, role, pem, encrypted, JSON.stringify(kdf), createdAt);
+    store.db
+      .prepare(
+        'INSERT INTO identities (id, name, role, public_key, encrypted_private_key, kdf, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(id, name, role, pem, encrypted, JSON.stringify(kdf), createdAt);
     appendAudit(store.db, 'identity.created', id, { name, role, publicKey: pem });
   })();
   return { id, name, role, publicKey: pem, fingerprint: fingerprint(id), createdAt };
@@ -76,21 +105,35 @@ interface IdentityRow {
 }
 
 function toIdentity(r: IdentityRow): Identity {
-  return { id: r.id, name: r.name, role: r.role, publicKey: r.public_key, fingerprint: fingerprint(r.id), createdAt: r.created_at };
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    publicKey: r.public_key,
+    fingerprint: fingerprint(r.id),
+    createdAt: r.created_at,
+  };
 }
 
 export function listIdentities(store: Store): Identity[] {
-  return (store.db.prepare('SELECT * FROM identities ORDER BY created_at, name').all() as IdentityRow[]).map(toIdentity);
+  return (store.db.prepare('SELECT * FROM identities ORDER BY created_at, name').all() as IdentityRow[]).map(
+    toIdentity,
+  );
 }
 
 /** By name, by full key id, or by a key-id prefix of at least 8 hex digits. */
 export function findIdentity(store: Store, nameOrId: string): Identity {
-  const rows = store.db.prepare(`SELECT * FROM identities WHERE name = ? OR id = ? OR (length(?) >= 8 AND id LIKE ? || '%')`).all(nameOrId, nameOrId.toLowerCase(), nameOrId, nameOrId.toLowerCase()) as IdentityRow[];
+  const rows = store.db
+    .prepare(`SELECT * FROM identities WHERE name = ? OR id = ? OR (length(?) >= 8 AND id LIKE ? || '%')`)
+    .all(nameOrId, nameOrId.toLowerCase(), nameOrId, nameOrId.toLowerCase()) as IdentityRow[];
   if (rows.length === 0) {
     const names = listIdentities(store).map((i) => i.name);
-    throw new IdentityError(`no identity "${nameOrId}"${names.length ? `; identities are ${names.join(', ')}` : '; create one with: gradproof identity create --name NAME --role engineer|reviewer'}`);
+    throw new IdentityError(
+      `no identity "${nameOrId}"${names.length ? `; identities are ${names.join(', ')}` : '; create one with: gradproof identity create --name NAME --role engineer|reviewer'}`,
+    );
   }
-  if (rows.length > 1) throw new IdentityError(`"${nameOrId}" matches ${rows.length} identities; give the full name or key id`);
+  if (rows.length > 1)
+    throw new IdentityError(`"${nameOrId}" matches ${rows.length} identities; give the full name or key id`);
   return toIdentity(rows[0]!);
 }
 

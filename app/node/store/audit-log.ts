@@ -22,7 +22,15 @@ export interface LogHead {
 
 /** Each row's hash covers the row and the previous hash (RFC 8785 JSON, SHA-256). */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
-  const body = canonicalize({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, prev_hash: e.prev_hash })!;
+  const body = canonicalize({
+    seq: e.seq,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    subject: e.subject,
+    details: e.details,
+    prev_hash: e.prev_hash,
+  })!;
   return createHash('sha256').update(body).digest('hex');
 }
 
@@ -32,11 +40,27 @@ export function logHead(db: Database.Database): LogHead {
 }
 
 /** Append one state change; call inside the transaction that makes the change. */
-export function appendAudit(db: Database.Database, action: string, subject: string, details: Record<string, unknown>, actor: string | null = null): LogHead {
+export function appendAudit(
+  db: Database.Database,
+  action: string,
+  subject: string,
+  details: Record<string, unknown>,
+  actor: string | null = null,
+): LogHead {
   const head = logHead(db);
-  const entry = { seq: head.seq + 1, at: new Date().toISOString(), actor, action, subject, details: canonicalize(details)!, prev_hash: head.hash };
+  const entry = {
+    seq: head.seq + 1,
+    at: new Date().toISOString(),
+    actor,
+    action,
+    subject,
+    details: canonicalize(details)!,
+    prev_hash: head.hash,
+  };
   const hash = entryHash(entry);
-  db.prepare('INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (@seq, @at, @actor, @action, @subject, @details, @prev_hash, @hash)').run({ ...entry, hash });
+  db.prepare(
+    'INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (@seq, @at, @actor, @action, @subject, @details, @prev_hash, @hash)',
+  ).run({ ...entry, hash });
   return { seq: entry.seq, hash };
 }
 
@@ -53,9 +77,27 @@ export function verifyChain(entries: readonly AuditEntry[]): ChainCheck {
   let prev = GENESIS_HASH;
   let expectSeq = 1;
   for (const e of entries) {
-    if (e.seq !== expectSeq) return { ok: false, rows: entries.length, head: { seq: e.seq, hash: e.hash }, problem: `audit log row ${expectSeq} is missing (found row ${e.seq} next)` };
-    if (e.prev_hash !== prev) return { ok: false, rows: entries.length, head: { seq: e.seq, hash: e.hash }, problem: `audit log row ${e.seq} does not link to row ${e.seq - 1} (prev_hash differs)` };
-    if (entryHash(e) !== e.hash) return { ok: false, rows: entries.length, head: { seq: e.seq, hash: e.hash }, problem: `audit log row ${e.seq} (${e.action} ${e.subject}) was altered: its hash does not match its content` };
+    if (e.seq !== expectSeq)
+      return {
+        ok: false,
+        rows: entries.length,
+        head: { seq: e.seq, hash: e.hash },
+        problem: `audit log row ${expectSeq} is missing (found row ${e.seq} next)`,
+      };
+    if (e.prev_hash !== prev)
+      return {
+        ok: false,
+        rows: entries.length,
+        head: { seq: e.seq, hash: e.hash },
+        problem: `audit log row ${e.seq} does not link to row ${e.seq - 1} (prev_hash differs)`,
+      };
+    if (entryHash(e) !== e.hash)
+      return {
+        ok: false,
+        rows: entries.length,
+        head: { seq: e.seq, hash: e.hash },
+        problem: `audit log row ${e.seq} (${e.action} ${e.subject}) was altered: its hash does not match its content`,
+      };
     prev = e.hash;
     expectSeq++;
   }
@@ -63,11 +105,24 @@ export function verifyChain(entries: readonly AuditEntry[]): ChainCheck {
 }
 
 export function readLog(db: Database.Database): AuditEntry[] {
-  return db.prepare('SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq').all() as AuditEntry[];
+  return db
+    .prepare('SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq')
+    .all() as AuditEntry[];
 }
 
 /** The append-only triggers are part of the guarantee: their absence is tampering too. */
 export function logTriggersPresent(db: Database.Database): string[] {
-  const have = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).all() as { name: string }[]).map((r) => r.name));
-  return ['audit_log_no_update', 'audit_log_no_delete', 'reports_body_immutable', 'signatures_immutable', 'reports_state_machine', 'reports_approved_needs_two'].filter((t) => !have.has(t));
+  const have = new Set(
+    (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).all() as { name: string }[]).map(
+      (r) => r.name,
+    ),
+  );
+  return [
+    'audit_log_no_update',
+    'audit_log_no_delete',
+    'reports_body_immutable',
+    'signatures_immutable',
+    'reports_state_machine',
+    'reports_approved_needs_two',
+  ].filter((t) => !have.has(t));
 }

@@ -25,7 +25,11 @@ function alive(pid: number): boolean {
 }
 
 /** Apply the migrations above `from` (each in its own transaction), up to `to`. */
-export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS, to = migrations[migrations.length - 1]!.version): void {
+export function migrate(
+  db: Database.Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+  to = migrations[migrations.length - 1]!.version,
+): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (const m of migrations) {
     if (m.version <= current || m.version > to) continue;
@@ -52,7 +56,9 @@ export function openStore(file: string, options: { readonly?: boolean } = {}): S
   try {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new StoreError(`database ${file} was written by a newer GradProof (schema ${version}; this version reads up to ${SCHEMA_VERSION}): upgrade GradProof, or point --db at another database`);
+      throw new StoreError(
+        `database ${file} was written by a newer GradProof (schema ${version}; this version reads up to ${SCHEMA_VERSION}): upgrade GradProof, or point --db at another database`,
+      );
     }
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
@@ -67,14 +73,20 @@ export function openStore(file: string, options: { readonly?: boolean } = {}): S
     db.close();
     if (err instanceof StoreError) throw err;
     const msg = (err as Error).message;
-    throw new StoreError(`database ${file}: ${/not a database|file is not/i.test(msg) ? 'not a GradProof (SQLite) database' : msg}`);
+    throw new StoreError(
+      `database ${file}: ${/not a database|file is not/i.test(msg) ? 'not a GradProof (SQLite) database' : msg}`,
+    );
   }
 }
 
 /** Runs left "running" by a process that died (crash, kill -9) become "interrupted". */
 function markInterrupted(db: Database.Database): string[] {
-  const stale = (db.prepare(`SELECT id, pid FROM runs WHERE status = 'running'`).all() as { id: string; pid: number }[]).filter((r) => r.pid !== process.pid && !alive(r.pid));
-  const mark = db.prepare(`UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process running it stopped before it finished (crash or kill)' WHERE id = ? AND status = 'running'`);
+  const stale = (
+    db.prepare(`SELECT id, pid FROM runs WHERE status = 'running'`).all() as { id: string; pid: number }[]
+  ).filter((r) => r.pid !== process.pid && !alive(r.pid));
+  const mark = db.prepare(
+    `UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process running it stopped before it finished (crash or kill)' WHERE id = ? AND status = 'running'`,
+  );
   db.transaction(() => {
     for (const r of stale) {
       mark.run(new Date().toISOString(), r.id);

@@ -36,7 +36,10 @@ export function currentEnvironment(): Environment {
 export type RunStatus = RunView['status'];
 
 /** A saved run: the API's RunView, with its settings and environment typed. */
-export type RunRecord = Omit<RunView, 'settings' | 'environment'> & { settings: CheckSettings; environment: Environment };
+export type RunRecord = Omit<RunView, 'settings' | 'environment'> & {
+  settings: CheckSettings;
+  environment: Environment;
+};
 
 export function newRunId(now = new Date()): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -56,10 +59,23 @@ export function entriesDigest(analytic: Uint8Array, numerical: Uint8Array, kinks
 function recordArtifacts(store: Store, p: Provenance): void {
   const now = new Date().toISOString();
   const db = store.db;
-  db.prepare('INSERT OR IGNORE INTO models (sha256, name, ref, first_seen) VALUES (?, ?, ?, ?)').run(p.model.sha256, p.model.name, p.model.ref, now);
-  db.prepare('INSERT OR IGNORE INTO weights (sha256, source, first_seen) VALUES (?, ?, ?)').run(p.weights.sha256, p.weights.source, now);
-  db.prepare('INSERT OR IGNORE INTO datasets (sha256, ref, examples, features, transform, first_seen) VALUES (?, ?, ?, ?, ?, ?)').run(p.dataset.sha256, p.dataset.ref, p.dataset.examples, p.dataset.features, p.dataset.transform ?? null, now);
-  db.prepare('INSERT OR IGNORE INTO implementations (sha256, kind, ref, defects, first_seen) VALUES (?, ?, ?, ?, ?)').run(
+  db.prepare('INSERT OR IGNORE INTO models (sha256, name, ref, first_seen) VALUES (?, ?, ?, ?)').run(
+    p.model.sha256,
+    p.model.name,
+    p.model.ref,
+    now,
+  );
+  db.prepare('INSERT OR IGNORE INTO weights (sha256, source, first_seen) VALUES (?, ?, ?)').run(
+    p.weights.sha256,
+    p.weights.source,
+    now,
+  );
+  db.prepare(
+    'INSERT OR IGNORE INTO datasets (sha256, ref, examples, features, transform, first_seen) VALUES (?, ?, ?, ?, ?, ?)',
+  ).run(p.dataset.sha256, p.dataset.ref, p.dataset.examples, p.dataset.features, p.dataset.transform ?? null, now);
+  db.prepare(
+    'INSERT OR IGNORE INTO implementations (sha256, kind, ref, defects, first_seen) VALUES (?, ?, ?, ?, ?)',
+  ).run(
     p.implementation.sha256,
     p.implementation.kind,
     p.implementation.ref,
@@ -78,14 +94,33 @@ export function beginRun(store: Store, provenance: Provenance, settings: CheckSe
         `INSERT INTO runs (id, started_at, status, model_sha256, weights_sha256, dataset_sha256, implementation_sha256, settings, environment, pid, host)
          VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, new Date().toISOString(), provenance.model.sha256, provenance.weights.sha256, provenance.dataset.sha256, provenance.implementation.sha256, JSON.stringify(settings), JSON.stringify(currentEnvironment()), process.pid, hostname());
-    appendAudit(store.db, 'run.started', id, { model: provenance.model.sha256, dataset: provenance.dataset.sha256, implementation: provenance.implementation.sha256 });
+      .run(
+        id,
+        new Date().toISOString(),
+        provenance.model.sha256,
+        provenance.weights.sha256,
+        provenance.dataset.sha256,
+        provenance.implementation.sha256,
+        JSON.stringify(settings),
+        JSON.stringify(currentEnvironment()),
+        process.pid,
+        hostname(),
+      );
+    appendAudit(store.db, 'run.started', id, {
+      model: provenance.model.sha256,
+      dataset: provenance.dataset.sha256,
+      implementation: provenance.implementation.sha256,
+    });
   })();
   return id;
 }
 
 /** Results, group rows and entry blobs land in one transaction with the status: all or nothing. */
-export function finishRun(store: Store, id: string, o: { result: CheckResult; entries: EntryEvidence; provenance: Provenance; seconds: number }): void {
+export function finishRun(
+  store: Store,
+  id: string,
+  o: { result: CheckResult; entries: EntryEvidence; provenance: Provenance; seconds: number },
+): void {
   const r = o.result;
   const a = bytes(o.entries.analytic);
   const n = bytes(o.entries.numerical);
@@ -99,11 +134,46 @@ export function finishRun(store: Store, id: string, o: { result: CheckResult; en
            model_sha256 = ?, weights_sha256 = ?, dataset_sha256 = ?, implementation_sha256 = ?
          WHERE id = ? AND status = 'running'`,
       )
-      .run(new Date().toISOString(), r.verdict, r.difference, r.parameters, r.evaluations, o.seconds, JSON.stringify(r), o.provenance.model.sha256, o.provenance.weights.sha256, o.provenance.dataset.sha256, o.provenance.implementation.sha256, id);
-    const ins = store.db.prepare('INSERT INTO group_results (run_id, position, name, rows, cols, difference, verdict, diagnosis) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    r.groups.forEach((g, i) => ins.run(id, i, g.name, g.shape[0], g.shape[1], g.difference, g.verdict, g.diagnosis ? JSON.stringify(g.diagnosis) : null));
-    store.db.prepare('INSERT INTO entry_results (run_id, count, analytic, numerical, kinks, sha256) VALUES (?, ?, ?, ?, ?, ?)').run(id, o.entries.analytic.length, a, n, k, digest);
-    appendAudit(store.db, 'run.completed', id, { verdict: r.verdict, difference: r.difference, groups: groupsDigest(r), entries: digest });
+      .run(
+        new Date().toISOString(),
+        r.verdict,
+        r.difference,
+        r.parameters,
+        r.evaluations,
+        o.seconds,
+        JSON.stringify(r),
+        o.provenance.model.sha256,
+        o.provenance.weights.sha256,
+        o.provenance.dataset.sha256,
+        o.provenance.implementation.sha256,
+        id,
+      );
+    const ins = store.db.prepare(
+      'INSERT INTO group_results (run_id, position, name, rows, cols, difference, verdict, diagnosis) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    r.groups.forEach((g, i) =>
+      ins.run(
+        id,
+        i,
+        g.name,
+        g.shape[0],
+        g.shape[1],
+        g.difference,
+        g.verdict,
+        g.diagnosis ? JSON.stringify(g.diagnosis) : null,
+      ),
+    );
+    store.db
+      .prepare(
+        'INSERT INTO entry_results (run_id, count, analytic, numerical, kinks, sha256) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(id, o.entries.analytic.length, a, n, k, digest);
+    appendAudit(store.db, 'run.completed', id, {
+      verdict: r.verdict,
+      difference: r.difference,
+      groups: groupsDigest(r),
+      entries: digest,
+    });
   })();
 }
 
@@ -118,16 +188,38 @@ export interface GroupRow {
 
 /** Digest of per-group results as stored rows hold them: signed into reports, recomputed by verify. */
 export function groupRowsDigest(rows: readonly GroupRow[]): string {
-  return sha256Hex(canonicalize(rows.map((g) => ({ name: g.name, rows: g.rows, cols: g.cols, difference: g.difference, verdict: g.verdict, diagnosis: g.diagnosis })))!);
+  return sha256Hex(
+    canonicalize(
+      rows.map((g) => ({
+        name: g.name,
+        rows: g.rows,
+        cols: g.cols,
+        difference: g.difference,
+        verdict: g.verdict,
+        diagnosis: g.diagnosis,
+      })),
+    )!,
+  );
 }
 
 export function groupsDigest(r: Pick<CheckResult, 'groups'>): string {
-  return groupRowsDigest(r.groups.map((g) => ({ name: g.name, rows: g.shape[0], cols: g.shape[1], difference: g.difference, verdict: g.verdict, diagnosis: g.diagnosis ?? null })));
+  return groupRowsDigest(
+    r.groups.map((g) => ({
+      name: g.name,
+      rows: g.shape[0],
+      cols: g.shape[1],
+      difference: g.difference,
+      verdict: g.verdict,
+      diagnosis: g.diagnosis ?? null,
+    })),
+  );
 }
 
 export function endRun(store: Store, id: string, status: 'failed' | 'cancelled', error: string): void {
   store.db.transaction(() => {
-    store.db.prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = 'running'`).run(status, new Date().toISOString(), error, id);
+    store.db
+      .prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = 'running'`)
+      .run(status, new Date().toISOString(), error, id);
     appendAudit(store.db, `run.${status}`, id, { error });
   })();
 }
@@ -181,8 +273,19 @@ function toRecord(row: RunRow): RunRecord {
     provenance: {
       model: { name: row.m_name, ref: row.m_ref, sha256: row.m_sha },
       weights: { source: row.w_source, sha256: row.w_sha },
-      dataset: { ref: row.d_ref, sha256: row.d_sha, examples: row.d_examples, features: row.d_features, ...(row.d_transform ? { transform: row.d_transform } : {}) },
-      implementation: { kind: row.i_kind, ref: row.i_ref, sha256: row.i_sha, ...(row.i_defects ? { defects: JSON.parse(row.i_defects) as string[] } : {}) },
+      dataset: {
+        ref: row.d_ref,
+        sha256: row.d_sha,
+        examples: row.d_examples,
+        features: row.d_features,
+        ...(row.d_transform ? { transform: row.d_transform } : {}),
+      },
+      implementation: {
+        kind: row.i_kind,
+        ref: row.i_ref,
+        sha256: row.i_sha,
+        ...(row.i_defects ? { defects: JSON.parse(row.i_defects) as string[] } : {}),
+      },
     },
     settings: JSON.parse(row.settings) as CheckSettings,
     environment: JSON.parse(row.environment) as Environment,
@@ -202,7 +305,9 @@ export function getRun(store: Store, id: string): RunRecord | undefined {
 }
 
 export function listRuns(store: Store, limit = 50): RunRecord[] {
-  return (store.db.prepare(`${SELECT_RUN} ORDER BY r.started_at DESC, r.id DESC LIMIT ?`).all(limit) as RunRow[]).map(toRecord);
+  return (store.db.prepare(`${SELECT_RUN} ORDER BY r.started_at DESC, r.id DESC LIMIT ?`).all(limit) as RunRow[]).map(
+    toRecord,
+  );
 }
 
 export interface StoredEntries {
@@ -216,9 +321,9 @@ export interface StoredEntries {
 }
 
 export function getEntries(store: Store, runId: string): StoredEntries | undefined {
-  const row = store.db.prepare('SELECT count, analytic, numerical, kinks, sha256 FROM entry_results WHERE run_id = ?').get(runId) as
-    | { count: number; analytic: Buffer; numerical: Buffer; kinks: Buffer; sha256: string }
-    | undefined;
+  const row = store.db
+    .prepare('SELECT count, analytic, numerical, kinks, sha256 FROM entry_results WHERE run_id = ?')
+    .get(runId) as { count: number; analytic: Buffer; numerical: Buffer; kinks: Buffer; sha256: string } | undefined;
   if (!row) return undefined;
   const f64 = (b: Buffer): Float64Array => new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   return {
@@ -231,6 +336,13 @@ export function getEntries(store: Store, runId: string): StoredEntries | undefin
   };
 }
 
-export function getGroupRows(store: Store, runId: string): { name: string; rows: number; cols: number; difference: number; verdict: string; diagnosis: string | null }[] {
-  return store.db.prepare('SELECT name, rows, cols, difference, verdict, diagnosis FROM group_results WHERE run_id = ? ORDER BY position').all(runId) as never;
+export function getGroupRows(
+  store: Store,
+  runId: string,
+): { name: string; rows: number; cols: number; difference: number; verdict: string; diagnosis: string | null }[] {
+  return store.db
+    .prepare(
+      'SELECT name, rows, cols, difference, verdict, diagnosis FROM group_results WHERE run_id = ? ORDER BY position',
+    )
+    .all(runId) as never;
 }

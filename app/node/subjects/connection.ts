@@ -34,10 +34,17 @@ export class SubjectError extends Error {
 }
 
 /** Finite numbers or a SubjectError naming which value was not. */
-export function finiteArray(values: readonly (number | null)[], subject: string, what: (i: number) => string): Float64Array {
+export function finiteArray(
+  values: readonly (number | null)[],
+  subject: string,
+  what: (i: number) => string,
+): Float64Array {
   const out = new Float64Array(values.length);
   values.forEach((v, i) => {
-    if (v === null || !Number.isFinite(v)) throw new SubjectError(`subject ${subject} returned ${v === null ? 'NaN or Infinity' : v} for ${what(i)}; a cost and its gradient must be finite numbers`);
+    if (v === null || !Number.isFinite(v))
+      throw new SubjectError(
+        `subject ${subject} returned ${v === null ? 'NaN or Infinity' : v} for ${what(i)}; a cost and its gradient must be finite numbers`,
+      );
     out[i] = v;
   });
   return out;

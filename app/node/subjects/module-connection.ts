@@ -16,7 +16,10 @@ interface Reply {
 export class ModuleConnection implements SubjectConnection {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
-  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; method: string }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; method: string }
+  >();
   private nextId = 1;
   private failure: SubjectError | undefined;
   readonly label: string;
@@ -27,7 +30,9 @@ export class ModuleConnection implements SubjectConnection {
     data?: { X: number[][]; Y: number[][] },
   ) {
     this.label = `module:${modulePath}`;
-    this.worker = new Worker(compiledSibling(import.meta.url, 'module-host-worker'), { workerData: { modulePath: path.resolve(modulePath), data } });
+    this.worker = new Worker(compiledSibling(import.meta.url, 'module-host-worker'), {
+      workerData: { modulePath: path.resolve(modulePath), data },
+    });
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(`did not load within ${timeoutSeconds} s`), timeoutSeconds * 1000);
       this.pending.set(0, { resolve: () => resolve(), reject, timer, method: 'load' });
@@ -67,7 +72,10 @@ export class ModuleConnection implements SubjectConnection {
     if (this.failure) throw this.failure;
     const id = this.nextId++;
     const r = await new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(`did not answer "${method}" within ${this.timeoutSeconds} s (hung?); its thread was stopped`), this.timeoutSeconds * 1000);
+      const timer = setTimeout(
+        () => this.fail(`did not answer "${method}" within ${this.timeoutSeconds} s (hung?); its thread was stopped`),
+        this.timeoutSeconds * 1000,
+      );
       this.pending.set(id, { resolve, reject, timer, method });
       this.worker.postMessage({ id, method, params });
     });
@@ -91,7 +99,11 @@ export class ModuleConnection implements SubjectConnection {
 
   async costs(entries: [number, number][]): Promise<Float64Array> {
     const r = (await this.request('costs', { entries })) as { costs: number[] };
-    return finiteArray(r.costs, this.label, (i) => `the cost at θ₀ ${entries[i]![1] >= 0 ? '+' : '−'} ${Math.abs(entries[i]![1])}·e[${entries[i]![0]}]`);
+    return finiteArray(
+      r.costs,
+      this.label,
+      (i) => `the cost at θ₀ ${entries[i]![1] >= 0 ? '+' : '−'} ${Math.abs(entries[i]![1])}·e[${entries[i]![0]}]`,
+    );
   }
 
   async costsAlong(u: Float64Array, deltas: number[]): Promise<Float64Array> {

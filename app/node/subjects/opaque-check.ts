@@ -1,6 +1,13 @@
 import { compareGradients } from '../../core/check/compare.js';
 import { directionVector } from '../../core/check/fast-mode.js';
-import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from '../../core/check/fast-check.js';
+import {
+  DEFAULT_DIRECTIONS,
+  DEFAULT_DIRECTION_SEED,
+  escalatedIndices,
+  fastPlan,
+  finishFast,
+  judgeFast,
+} from '../../core/check/fast-check.js';
 import type { CheckSettings } from '../../core/check/gradient-check.js';
 import { NOISE_STEP_RATIO, estimateNoise, noiseSampleIndices } from '../../core/check/noise.js';
 import type { CheckResult } from '../../core/check/result.js';
@@ -24,14 +31,26 @@ export function groupsFromDescription(d: SubjectDescription): ParamGroup[] {
   return d.groups.map((g, i) => {
     const rows = g.shape[0]!;
     const cols = g.shape[1] ?? 1;
-    const group: ParamGroup = { name: g.name, rows, cols, offset, size: rows * cols, layer: i + 1, kind: /^b/i.test(g.name) ? 'bias' : 'weight' };
+    const group: ParamGroup = {
+      name: g.name,
+      rows,
+      cols,
+      offset,
+      size: rows * cols,
+      layer: i + 1,
+      kind: /^b/i.test(g.name) ? 'bias' : 'weight',
+    };
     offset += rows * cols;
     return group;
   });
 }
 
 function offsets(scheme: Scheme, epsilon: number): number[] {
-  return scheme === 'forward' ? [epsilon] : scheme === 'central' ? [epsilon, -epsilon] : [2 * epsilon, epsilon, -epsilon, -2 * epsilon];
+  return scheme === 'forward'
+    ? [epsilon]
+    : scheme === 'central'
+      ? [epsilon, -epsilon]
+      : [2 * epsilon, epsilon, -epsilon, -2 * epsilon];
 }
 
 function combine(scheme: Scheme, epsilon: number, j0: number, c: ArrayLike<number>): number {
@@ -46,7 +65,12 @@ function combine(scheme: Scheme, epsilon: number, j0: number, c: ArrayLike<numbe
 }
 
 /** Hand out work to the connections, each taking the next batch when it is free. */
-async function runQueue<T>(conns: SubjectConnection[], items: T[], signal: AbortSignal | undefined, work: (c: SubjectConnection, item: T) => Promise<void>): Promise<void> {
+async function runQueue<T>(
+  conns: SubjectConnection[],
+  items: T[],
+  signal: AbortSignal | undefined,
+  work: (c: SubjectConnection, item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     conns.map(async (c) => {
@@ -89,7 +113,8 @@ export async function runOpaqueCheck(
     const size = groups.reduce((s, g) => s + g.size, 0);
     if (size !== n) throw new SubjectError(`the subject's groups hold ${size} parameters but its θ₀ has ${n}`);
     const grad = await first.gradient().catch(cancelled);
-    if (grad.length !== n) throw new SubjectError(`the subject's gradient has ${grad.length} entries but it has ${n} parameters`);
+    if (grad.length !== n)
+      throw new SubjectError(`the subject's gradient has ${grad.length} entries but it has ${n} parameters`);
     const j0 = await first.cost().catch(cancelled);
     const eps = settings.epsilon;
     let evaluations = 2;
@@ -99,11 +124,18 @@ export async function runOpaqueCheck(
       const plan = fastPlan(groups, settings.directions ?? DEFAULT_DIRECTIONS);
       const w = eps * NOISE_STEP_RATIO;
       const meter = new ProgressMeter(plan.length, 4);
-      const evals: { group: number; k: number; attempt: number; numerical: number; wider: number; kinks: number }[] = [];
+      const evals: { group: number; k: number; attempt: number; numerical: number; wider: number; kinks: number }[] =
+        [];
       await runQueue(conns, plan, signal, async (c, item) => {
         const u = directionVector(n, groups[item.group]!, item.group, seed, item.k);
         const j = await c.costsAlong(u, [eps, -eps, w, -w]);
-        evals.push({ ...item, attempt: 0, numerical: (j[0]! - j[1]!) / (2 * eps), wider: (j[2]! - j[3]!) / (2 * w), kinks: 0 });
+        evals.push({
+          ...item,
+          attempt: 0,
+          numerical: (j[0]! - j[1]!) / (2 * eps),
+          wider: (j[2]! - j[3]!) / (2 * w),
+          kinks: 0,
+        });
         options.onProgress?.(meter.at(evals.length));
       }).catch(cancelled);
       const analytic = { grad, cost: j0, groups };
@@ -112,7 +144,11 @@ export async function runOpaqueCheck(
       const esc = await sweepEntries(conns, indices, settings, j0, options).catch(cancelled);
       const numerical = new Float64Array(n).fill(Number.NaN);
       indices.forEach((i, j) => (numerical[i] = esc.approx[j]!));
-      return { result: finishFast(settings, analytic, fast, { indices, approx: esc.approx, kinks: esc.kinks }), description, entries: { analytic: grad, numerical, kinks: new Uint32Array(n) } };
+      return {
+        result: finishFast(settings, analytic, fast, { indices, approx: esc.approx, kinks: esc.kinks }),
+        description,
+        entries: { analytic: grad, numerical, kinks: new Uint32Array(n) },
+      };
     }
 
     const all = Array.from({ length: n }, (_, i) => i);
@@ -120,7 +156,9 @@ export async function runOpaqueCheck(
     evaluations += n * evaluationsPerEntry(settings.scheme);
     // Round-off: the noise sample again at √2·ε.
     const sample = noiseSampleIndices(n);
-    const wider = await sweepEntries(conns, sample, { ...settings, epsilon: eps * NOISE_STEP_RATIO }, j0, {}).catch(cancelled);
+    const wider = await sweepEntries(conns, sample, { ...settings, epsilon: eps * NOISE_STEP_RATIO }, j0, {}).catch(
+      cancelled,
+    );
     evaluations += sample.length * evaluationsPerEntry(settings.scheme);
     const noise = estimateNoise(
       sample.map((i) => sweep.approx[i]!),
@@ -139,7 +177,9 @@ export async function runOpaqueCheck(
       });
       // … and not explained by curvature: the slopes one step further out agree instead.
       if (suspects.length > 0 && suspects.length <= Math.max(64, n / 10)) {
-        const outer = await sweepEntries(conns, suspects, { ...settings, scheme: 'five-point' }, j0, {}).catch(cancelled);
+        const outer = await sweepEntries(conns, suspects, { ...settings, scheme: 'five-point' }, j0, {}).catch(
+          cancelled,
+        );
         evaluations += suspects.length * 4;
         suspects.forEach((i, k) => {
           const c5 = outer.costs[k]!; // J(+2ε), J(+ε), J(−ε), J(−2ε)
@@ -151,9 +191,21 @@ export async function runOpaqueCheck(
         });
       }
     }
-    const result = compareGradients({ groups, grad, approx: sweep.approx, kinks, threshold: settings.threshold, epsilon: eps, scheme: settings.scheme, evaluations, cost: j0, noise });
+    const result = compareGradients({
+      groups,
+      grad,
+      approx: sweep.approx,
+      kinks,
+      threshold: settings.threshold,
+      epsilon: eps,
+      scheme: settings.scheme,
+      evaluations,
+      cost: j0,
+      noise,
+    });
     if (result.inconclusive.entries > 0) {
-      result.inconclusive.reason = 'the one-sided differences J(θ+ε)−J(θ) and J(θ)−J(θ−ε) disagree beyond round-off, and not as curvature would: a kink lies within ε';
+      result.inconclusive.reason =
+        'the one-sided differences J(θ+ε)−J(θ) and J(θ)−J(θ−ε) disagree beyond round-off, and not as curvature would: a kink lies within ε';
     }
     return { result, description, entries: { analytic: grad, numerical: sweep.approx, kinks } };
   } finally {
@@ -175,7 +227,8 @@ async function sweepEntries(
   const approx = new Float64Array(indices.length);
   const costs: Float64Array[] = new Array(indices.length);
   const batches: number[][] = [];
-  for (let s = 0; s < indices.length; s += batch) batches.push(Array.from({ length: Math.min(batch, indices.length - s) }, (_, k) => s + k));
+  for (let s = 0; s < indices.length; s += batch)
+    batches.push(Array.from({ length: Math.min(batch, indices.length - s) }, (_, k) => s + k));
   const meter = new ProgressMeter(indices.length, offs.length);
   let done = 0;
   await runQueue(conns, batches, options.signal, async (c, positions) => {

@@ -16,7 +16,9 @@ import { type SubjectConnection, type SubjectDescription, SubjectError, finiteAr
 
 /** The Python adapter's folder, put on every process subject's PYTHONPATH. */
 export function pythonAdapterDir(): string {
-  return unpacked(path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'adapters', 'python'));
+  return unpacked(
+    path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'adapters', 'python'),
+  );
 }
 
 export interface ProcessOptions {
@@ -25,7 +27,12 @@ export interface ProcessOptions {
   cwd?: string;
 }
 
-type Pending = { resolve: (r: SubjectResponse) => void; reject: (e: Error) => void; method: string; timer: NodeJS.Timeout };
+type Pending = {
+  resolve: (r: SubjectResponse) => void;
+  reject: (e: Error) => void;
+  method: string;
+  timer: NodeJS.Timeout;
+};
 
 const STDERR_TAIL = 2000;
 
@@ -52,7 +59,11 @@ export class ProcessConnection implements SubjectConnection {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, PYTHONPATH: [adapter, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter), PYTHONUNBUFFERED: '1' },
+      env: {
+        ...process.env,
+        PYTHONPATH: [adapter, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+        PYTHONUNBUFFERED: '1',
+      },
     });
     this.exitPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.stderr!.setEncoding('utf8');
@@ -97,7 +108,9 @@ export class ProcessConnection implements SubjectConnection {
     const r = parseLine(line);
     if (!r) {
       const shown = line.length > 120 ? `${line.slice(0, 120)}…` : line;
-      this.fail(`wrote something that is not GradProof protocol JSON on stdout: ${JSON.stringify(shown)} (print diagnostics to stderr, or use the adapter, which does)`);
+      this.fail(
+        `wrote something that is not GradProof protocol JSON on stdout: ${JSON.stringify(shown)} (print diagnostics to stderr, or use the adapter, which does)`,
+      );
       return;
     }
     const p = this.pending.get(r.id);
@@ -115,7 +128,10 @@ export class ProcessConnection implements SubjectConnection {
     const id = this.nextId++;
     const method = (req as { method: string }).method;
     return new Promise<SubjectResponse>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(`did not answer "${method}" within ${this.options.timeoutSeconds} s (hung?); it was killed`), this.options.timeoutSeconds * 1000);
+      const timer = setTimeout(
+        () => this.fail(`did not answer "${method}" within ${this.options.timeoutSeconds} s (hung?); it was killed`),
+        this.options.timeoutSeconds * 1000,
+      );
       this.pending.set(id, { resolve, reject, method, timer });
       this.child.stdin!.write(`${JSON.stringify({ id, ...req })}\n`);
     }).then((r) => {
@@ -127,11 +143,22 @@ export class ProcessConnection implements SubjectConnection {
     });
   }
 
-  private parse<T>(schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, value: unknown, method: string): T {
+  private parse<T>(
+    schema: {
+      safeParse: (
+        v: unknown,
+      ) =>
+        { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+    },
+    value: unknown,
+    method: string,
+  ): T {
     const r = schema.safeParse(value);
     if (!r.success) {
       const i = r.error.issues[0]!;
-      this.fail(`answered "${method}" with a result GradProof cannot read (${i.path.join('.') || 'result'}: ${i.message})`);
+      this.fail(
+        `answered "${method}" with a result GradProof cannot read (${i.path.join('.') || 'result'}: ${i.message})`,
+      );
       throw this.failure!;
     }
     return r.data;
@@ -140,7 +167,10 @@ export class ProcessConnection implements SubjectConnection {
   async describe(): Promise<SubjectDescription> {
     const d = this.parse(describeResult, await this.request({ method: 'describe' }), 'describe');
     const theta = finiteArray(d.theta, `"${this.command}"`, (i) => `θ₀[${i}]`);
-    return { groups: d.groups.map((g) => ({ name: g.name, shape: g.shape.length === 1 ? [g.shape[0]!, 1] : g.shape })), theta };
+    return {
+      groups: d.groups.map((g) => ({ name: g.name, shape: g.shape.length === 1 ? [g.shape[0]!, 1] : g.shape })),
+      theta,
+    };
   }
 
   async gradient(): Promise<Float64Array> {
@@ -159,11 +189,19 @@ export class ProcessConnection implements SubjectConnection {
       this.fail(`answered "costs" with ${c.costs.length} values for ${entries.length} perturbations`);
       throw this.failure!;
     }
-    return finiteArray(c.costs, `"${this.command}"`, (i) => `the cost at θ₀ ${entries[i]![1] >= 0 ? '+' : '−'} ${Math.abs(entries[i]![1])}·e[${entries[i]![0]}]`);
+    return finiteArray(
+      c.costs,
+      `"${this.command}"`,
+      (i) => `the cost at θ₀ ${entries[i]![1] >= 0 ? '+' : '−'} ${Math.abs(entries[i]![1])}·e[${entries[i]![0]}]`,
+    );
   }
 
   async costsAlong(u: Float64Array, deltas: number[]): Promise<Float64Array> {
-    const c = this.parse(costsResult, await this.request({ method: 'costs_along', params: { direction: Array.from(u), deltas } }), 'costs_along');
+    const c = this.parse(
+      costsResult,
+      await this.request({ method: 'costs_along', params: { direction: Array.from(u), deltas } }),
+      'costs_along',
+    );
     if (c.costs.length !== deltas.length) {
       this.fail(`answered "costs_along" with ${c.costs.length} values for ${deltas.length} steps`);
       throw this.failure!;
@@ -183,7 +221,10 @@ export class ProcessConnection implements SubjectConnection {
   async close(): Promise<void> {
     if (!this.exited && !this.failure) {
       // Ask politely, then make sure.
-      await waitAtMost(this.request({ method: 'exit' }).catch(() => undefined), 500);
+      await waitAtMost(
+        this.request({ method: 'exit' }).catch(() => undefined),
+        500,
+      );
     }
     this.fail('was closed'); // rejects and un-times anything still pending, kills the group
     this.kill();

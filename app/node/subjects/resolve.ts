@@ -30,7 +30,8 @@ function readJson(file: string, what: string): unknown {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message);
     throw new InputError(`${what} ${file}: cannot read it (${why}); give the path of a JSON file`);
   }
   try {
@@ -41,7 +42,12 @@ function readJson(file: string, what: string): unknown {
 }
 
 function specFile(ref: string): string {
-  return path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'resources', 'models', `${ref.slice('builtin:'.length)}.json`);
+  return path.join(
+    projectRoot(path.dirname(new URL(import.meta.url).pathname)),
+    'resources',
+    'models',
+    `${ref.slice('builtin:'.length)}.json`,
+  );
 }
 
 function parseSpecFile(file: string, label: string): ModelSpec {
@@ -70,7 +76,10 @@ export function resolveModel(ref: string, seed: number, weights?: string): Resol
     weightsSha256 = sha('gradproof:builtin:notebook-case:RandomState(1)');
   } else {
     if (ref.startsWith('builtin:')) {
-      if (!(BUILTIN_MODELS as readonly string[]).includes(ref)) throw new InputError(`--model ${ref}: unknown built-in model; built-ins are ${BUILTIN_MODELS.join(', ')} and mlp:WIDTHS (e.g. mlp:30,64,32,1)`);
+      if (!(BUILTIN_MODELS as readonly string[]).includes(ref))
+        throw new InputError(
+          `--model ${ref}: unknown built-in model; built-ins are ${BUILTIN_MODELS.join(', ')} and mlp:WIDTHS (e.g. mlp:30,64,32,1)`,
+        );
       spec = parseSpecFile(specFile(ref), ref);
     } else if (ref.startsWith('mlp:')) {
       try {

@@ -4,8 +4,23 @@ import { setMaxListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
 import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
-import { DEFAULT_DIRECTIONS, DEFAULT_DIRECTION_SEED, escalatedIndices, fastPlan, finishFast, judgeFast } from '../../core/check/fast-check.js';
-import { type AnalyticGradient, type BuiltinJob, type CheckSettings, completeCheck, finishCheck, forwardAt, noisePlan } from '../../core/check/gradient-check.js';
+import {
+  DEFAULT_DIRECTIONS,
+  DEFAULT_DIRECTION_SEED,
+  escalatedIndices,
+  fastPlan,
+  finishFast,
+  judgeFast,
+} from '../../core/check/fast-check.js';
+import {
+  type AnalyticGradient,
+  type BuiltinJob,
+  type CheckSettings,
+  completeCheck,
+  finishCheck,
+  forwardAt,
+  noisePlan,
+} from '../../core/check/gradient-check.js';
 import type { ForwardCache, Network } from '../../core/model/network.js';
 import type { CheckResult } from '../../core/check/result.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
@@ -49,7 +64,12 @@ export function entrySeconds(job: BuiltinJob, settings: CheckSettings): number {
   return perEvaluation * evaluationsPerEntry(settings.scheme);
 }
 
-export function planShards(count: number, workers: number, shardSize?: number, secondsPerEntry = 0): [number, number][] {
+export function planShards(
+  count: number,
+  workers: number,
+  shardSize?: number,
+  secondsPerEntry = 0,
+): [number, number][] {
   const byCount = Math.ceil(count / (workers * 16));
   const byTime = secondsPerEntry > 0 ? Math.ceil(0.1 / secondsPerEntry) : byCount;
   const size = shardSize ?? Math.max(1, Math.min(4096, byCount, byTime));
@@ -170,35 +190,39 @@ export class SweepSession {
       const filled = indices ? undefined : new Uint8Array(n);
       let lastPartial = 0;
       await Promise.all(
-        planShards(n, this.workers, this.options.shardSize, entrySeconds(this.job, this.settings)).map(async ([start, end]) => {
-          const t: SweepTask = indices ? { ...this.context, epsilon, kind: 'indices', indices: indices.slice(start, end) } : { ...this.context, epsilon, kind: 'range', start, end };
-          const r = await this.task(t);
-          if (r.kind !== 'entries') throw new Error('worker answered an entry task with directions');
-          approx.set(r.approx, start);
-          kinks.set(r.kinks, start);
-          done += end - start;
-          filled?.fill(1, start, end);
-          if (report && this.options.onProgress) {
-            const p = meter.at(done);
-            // The per-group picture so far, at most 4 times a second (it costs a pass over the vector).
-            const grad = this.grad;
-            if (filled && grad && (performance.now() - lastPartial > 250 || done === n)) {
-              lastPartial = performance.now();
-              p.groups = this.net.groups.map((g) => {
-                const gi: number[] = [];
-                const ai: number[] = [];
-                for (let i = g.offset; i < g.offset + g.size; i++) {
-                  if (filled[i]) {
-                    gi.push(grad[i]!);
-                    ai.push(approx[i]!);
+        planShards(n, this.workers, this.options.shardSize, entrySeconds(this.job, this.settings)).map(
+          async ([start, end]) => {
+            const t: SweepTask = indices
+              ? { ...this.context, epsilon, kind: 'indices', indices: indices.slice(start, end) }
+              : { ...this.context, epsilon, kind: 'range', start, end };
+            const r = await this.task(t);
+            if (r.kind !== 'entries') throw new Error('worker answered an entry task with directions');
+            approx.set(r.approx, start);
+            kinks.set(r.kinks, start);
+            done += end - start;
+            filled?.fill(1, start, end);
+            if (report && this.options.onProgress) {
+              const p = meter.at(done);
+              // The per-group picture so far, at most 4 times a second (it costs a pass over the vector).
+              const grad = this.grad;
+              if (filled && grad && (performance.now() - lastPartial > 250 || done === n)) {
+                lastPartial = performance.now();
+                p.groups = this.net.groups.map((g) => {
+                  const gi: number[] = [];
+                  const ai: number[] = [];
+                  for (let i = g.offset; i < g.offset + g.size; i++) {
+                    if (filled[i]) {
+                      gi.push(grad[i]!);
+                      ai.push(approx[i]!);
+                    }
                   }
-                }
-                return { name: g.name, difference: relativeDifference(gi, ai), done: gi.length, size: g.size };
-              });
+                  return { name: g.name, difference: relativeDifference(gi, ai), done: gi.length, size: g.size };
+                });
+              }
+              this.options.onProgress(p);
             }
-            this.options.onProgress(p);
-          }
-        }),
+          },
+        ),
       );
       return { approx, kinks };
     });
@@ -209,7 +233,12 @@ export class SweepSession {
     return this.run(async () => {
       const meter = new ProgressMeter(items.length, 4);
       let done = 0;
-      const chunks = planShards(items.length, this.workers, undefined, 4 * entrySeconds(this.job, { ...this.settings, evaluation: 'full' }));
+      const chunks = planShards(
+        items.length,
+        this.workers,
+        undefined,
+        4 * entrySeconds(this.job, { ...this.settings, evaluation: 'full' }),
+      );
       const parts = await Promise.all(
         chunks.map(async ([start, end]) => {
           const r = await this.task({ ...this.context, kind: 'directions', seed, items: items.slice(start, end) });
@@ -237,7 +266,11 @@ export interface EntryEvidence {
 }
 
 /** The whole check of a built-in subject on worker threads, in the mode its settings ask for. */
-export async function runBuiltinCheck(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<{ result: CheckResult; entries: EntryEvidence }> {
+export async function runBuiltinCheck(
+  job: BuiltinJob,
+  settings: CheckSettings,
+  options: SweepOptions = {},
+): Promise<{ result: CheckResult; entries: EntryEvidence }> {
   const session = new SweepSession(job, settings, options);
   try {
     const { net } = session;
@@ -253,7 +286,9 @@ export async function runBuiltinCheck(job: BuiltinJob, settings: CheckSettings, 
       const a = { grad: analytic.grad, cost: analytic.cost, groups: net.groups };
       const fast = judgeFast(settings, a, await directions);
       const indices = escalatedIndices(fast.failing);
-      const escalation = indices.length ? await session.entries(indices) : { approx: new Float64Array(0), kinks: new Uint32Array(0) };
+      const escalation = indices.length
+        ? await session.entries(indices)
+        : { approx: new Float64Array(0), kinks: new Uint32Array(0) };
       indices.forEach((i, j) => {
         numerical[i] = escalation.approx[j]!;
         kinks[i] = escalation.kinks[j]!;
@@ -262,24 +297,40 @@ export async function runBuiltinCheck(job: BuiltinJob, settings: CheckSettings, 
     } else {
       const plan = noisePlan(n, settings.epsilon);
       // The noise sample is queued first so it runs alongside the sweep.
-      const [wider, sweep, a] = await Promise.all([session.entries(plan.indices, plan.epsilon, false), session.entries(), session.analytic()]);
+      const [wider, sweep, a] = await Promise.all([
+        session.entries(plan.indices, plan.epsilon, false),
+        session.entries(),
+        session.analytic(),
+      ]);
       analytic = a;
       numerical.set(sweep.approx);
       kinks.set(sweep.kinks);
       result = finishCheck(settings, analytic, sweep.approx, sweep.kinks, wider.approx);
     }
-    return { result: completeCheck(result, job, settings, analytic.grad), entries: { analytic: analytic.grad, numerical, kinks } };
+    return {
+      result: completeCheck(result, job, settings, analytic.grad),
+      entries: { analytic: analytic.grad, numerical, kinks },
+    };
   } finally {
     await session.close();
   }
 }
 
-export async function runBuiltinSweep(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}): Promise<CheckResult> {
+export async function runBuiltinSweep(
+  job: BuiltinJob,
+  settings: CheckSettings,
+  options: SweepOptions = {},
+): Promise<CheckResult> {
   return (await runBuiltinCheck(job, settings, options)).result;
 }
 
 /** Entry estimates only (benchmarks): every entry, or the sampled ones. */
-export async function sweepEntries(job: BuiltinJob, settings: CheckSettings, options: SweepOptions = {}, sample?: readonly number[]): Promise<EntrySweep & { analytic: AnalyticGradient }> {
+export async function sweepEntries(
+  job: BuiltinJob,
+  settings: CheckSettings,
+  options: SweepOptions = {},
+  sample?: readonly number[],
+): Promise<EntrySweep & { analytic: AnalyticGradient }> {
   const session = new SweepSession(job, settings, options);
   try {
     const [sweep, analytic] = await Promise.all([session.entries(sample), session.analytic()]);

@@ -26,7 +26,10 @@ function contextFor(task: SweepTask): WorkerJob {
     const theta = task.theta.slice();
     const view = (m: SharedMatrix): Tensor => new Tensor(m.rows, m.cols, m.data);
     const X = view(task.X);
-    const shared = { data: { X, Y: view(task.Y) }, base: { cost: task.base.cost, Z: [X, ...task.base.Z.map(view)], A: [X, ...task.base.A.map(view)] } };
+    const shared = {
+      data: { X, Y: view(task.Y) },
+      base: { cost: task.base.cost, Z: [X, ...task.base.Z.map(view)], A: [X, ...task.base.A.map(view)] },
+    };
     // Private copies for the JavaScript loops: typed arrays over a SharedArrayBuffer are
     // a different kind to V8, and mixing both kinds in hot loops makes them polymorphic.
     // The WebAssembly evaluator copies what it needs into its own memory instead.
@@ -35,7 +38,14 @@ function contextFor(task: SweepTask): WorkerJob {
       if (!owned) {
         const local = (t: Tensor): Tensor => new Tensor(t.rows, t.cols, t.data.slice());
         const OX = local(X);
-        owned = { data: { X: OX, Y: local(shared.data.Y) }, base: { cost: task.base.cost, Z: [OX, ...shared.base.Z.slice(1).map(local)], A: [OX, ...shared.base.A.slice(1).map(local)] } };
+        owned = {
+          data: { X: OX, Y: local(shared.data.Y) },
+          base: {
+            cost: task.base.cost,
+            Z: [OX, ...shared.base.Z.slice(1).map(local)],
+            A: [OX, ...shared.base.A.slice(1).map(local)],
+          },
+        };
       }
       return owned;
     };
@@ -67,7 +77,9 @@ export default function runTask(task: SweepTask): SweepTaskResult {
     case 'directions':
       return {
         kind: 'directions',
-        evaluations: task.items.map(({ group, k }) => evaluateDirection(ev, net.groups, group, task.seed, k, task.epsilon)),
+        evaluations: task.items.map(({ group, k }) =>
+          evaluateDirection(ev, net.groups, group, task.seed, k, task.epsilon),
+        ),
       };
   }
 }

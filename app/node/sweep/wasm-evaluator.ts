@@ -1,4 +1,9 @@
-import { type CostEvaluator, IncrementalEvaluator, hasSigmoidCrossEntropyOutput, replaysExactly } from '../../core/model/evaluator.js';
+import {
+  type CostEvaluator,
+  IncrementalEvaluator,
+  hasSigmoidCrossEntropyOutput,
+  replaysExactly,
+} from '../../core/model/evaluator.js';
 import { type ArrayAllocator, REGION_TABLE_BYTES, type SplitTable } from '../../core/model/incremental-tables.js';
 import type { Dataset, ForwardCache, Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';
@@ -23,7 +28,8 @@ class Arena implements ArrayAllocator {
     this.next = Math.ceil(this.next / 8) * 8;
     const at = this.next;
     this.next += bytes;
-    if (this.next > this.capacity) throw new Error(`wasm arena: ${this.next} bytes asked of ${this.capacity} (a sizing bug)`);
+    if (this.next > this.capacity)
+      throw new Error(`wasm arena: ${this.next} bytes asked of ${this.capacity} (a sizing bug)`);
     return at;
   }
 
@@ -57,7 +63,10 @@ function arenaBytes(net: Network, parameters: number, data: Dataset): number {
     const bytes = layers[l - 1]!.units * (K + 1) * m * 8;
     regions += bytes <= REGION_TABLE_BYTES ? bytes : (K + 1) * m * 8;
   }
-  const f64s = parameters + m * (data.X.rows + data.Y.rows + 2 * units + 6 + data.X.rows + units + units) + Math.max(...layers.map((l) => l.units));
+  const f64s =
+    parameters +
+    m * (data.X.rows + data.Y.rows + 2 * units + 6 + data.X.rows + units + units) +
+    Math.max(...layers.map((l) => l.units));
   return 8 * f64s + 4 * units * m + regions + 64 * 16 + (1 << 20);
 }
 
@@ -79,7 +88,11 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
    * the exact JavaScript path), and a memory of at most MAX_ARENA_BYTES.
    */
   static fits(net: Network, data: Dataset): boolean {
-    return hasSigmoidCrossEntropyOutput(net) && !replaysExactly(net) && arenaBytes(net, net.parameterCount, data) <= MAX_ARENA_BYTES;
+    return (
+      hasSigmoidCrossEntropyOutput(net) &&
+      !replaysExactly(net) &&
+      arenaBytes(net, net.parameterCount, data) <= MAX_ARENA_BYTES
+    );
   }
 
   /**
@@ -90,7 +103,11 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
     if (!WasmIncrementalEvaluator.fits(net, data)) return new IncrementalEvaluator(net, theta0, data, base);
     const arena = new Arena(arenaBytes(net, net.parameterCount, data));
     const X = arena.tensor(data.X);
-    const local: ForwardCache = { cost: base.cost, Z: [X, ...base.Z.slice(1).map((t) => arena.tensor(t))], A: [X, ...base.A.slice(1).map((t) => arena.tensor(t))] };
+    const local: ForwardCache = {
+      cost: base.cost,
+      Z: [X, ...base.Z.slice(1).map((t) => arena.tensor(t))],
+      A: [X, ...base.A.slice(1).map((t) => arena.tensor(t))],
+    };
     return new WasmIncrementalEvaluator(net, arena.copy(theta0), { X, Y: arena.tensor(data.Y) }, local, arena);
   }
 
@@ -108,7 +125,16 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
     const m = this.m;
     const prev = prevRow < 0 ? this.ones.byteOffset : WasmIncrementalEvaluator.at(this.base.A[l - 1]!.data, prevRow, m);
     const zl = WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m);
-    const nc = this.k.moveActive(split.active.byteOffset, split.offsets[i]!, split.offsets[i + 1]!, zl, prev, step, this.cols.byteOffset, this.dA.byteOffset);
+    const nc = this.k.moveActive(
+      split.active.byteOffset,
+      split.offsets[i]!,
+      split.offsets[i + 1]!,
+      zl,
+      prev,
+      step,
+      this.cols.byteOffset,
+      this.dA.byteOffset,
+    );
     this.kinks = this.k.kinks.value as number;
     return nc;
   }
@@ -126,22 +152,58 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
     b: number,
     zL: Float64Array,
   ): number {
-    return this.k.reluIntoSingleOutput(nc, this.cols.byteOffset, this.dA.byteOffset, margin.byteOffset + mo * 8, slope.byteOffset + mo * 8, ZL.byteOffset, Zt.byteOffset, R, wcol.byteOffset, wl.byteOffset, b, zL.byteOffset);
+    return this.k.reluIntoSingleOutput(
+      nc,
+      this.cols.byteOffset,
+      this.dA.byteOffset,
+      margin.byteOffset + mo * 8,
+      slope.byteOffset + mo * 8,
+      ZL.byteOffset,
+      Zt.byteOffset,
+      R,
+      wcol.byteOffset,
+      wl.byteOffset,
+      b,
+      zL.byteOffset,
+    );
   }
 
-  protected override rankOneRow(nc: number, Zb: Float64Array, zo: number, w: number, out: Float64Array, so: number): void {
+  protected override rankOneRow(
+    nc: number,
+    Zb: Float64Array,
+    zo: number,
+    w: number,
+    out: Float64Array,
+    so: number,
+  ): void {
     this.k.rankOneRow(nc, this.cols.byteOffset, this.dA.byteOffset, Zb.byteOffset + zo * 8, w, out.byteOffset + so * 8);
   }
 
   protected override collectMovedOutput(l: number, i: number, prevRow: number, step: number): number {
     const m = this.m;
     const prev = prevRow < 0 ? this.ones.byteOffset : WasmIncrementalEvaluator.at(this.base.A[l - 1]!.data, prevRow, m);
-    return this.k.outputMoved(m, WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m), prev, step, this.cols.byteOffset, this.zBuf[l]!.byteOffset);
+    return this.k.outputMoved(
+      m,
+      WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m),
+      prev,
+      step,
+      this.cols.byteOffset,
+      this.zBuf[l]!.byteOffset,
+    );
   }
 
   protected override sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
     const L = this.net.layerCount;
-    const delta = this.k.sigmoidCrossEntropyDelta(nc, this.cols.byteOffset, zL.byteOffset, this.base.Z[L]!.data.byteOffset, this.outQ!.byteOffset, this.outSign!.byteOffset, this.data.Y.data.byteOffset, this.baseLosses.byteOffset);
+    const delta = this.k.sigmoidCrossEntropyDelta(
+      nc,
+      this.cols.byteOffset,
+      zL.byteOffset,
+      this.base.Z[L]!.data.byteOffset,
+      this.outQ!.byteOffset,
+      this.outSign!.byteOffset,
+      this.data.Y.data.byteOffset,
+      this.baseLosses.byteOffset,
+    );
     return (1 / this.m) * (this.baseLossSum + delta);
   }
 }

@@ -4,11 +4,42 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 /** The exports of kernels.wat; pointers are byte offsets into the memory it was given. */
 export interface Kernels {
   kinks: WebAssembly.Global;
-  moveActive(active: number, from: number, to: number, zl: number, prev: number, step: number, cols: number, dA: number): number;
-  reluIntoSingleOutput(nc: number, cols: number, dA: number, margin: number, slope: number, ZL: number, Zt: number, R: number, wcol: number, wl: number, b: number, zL: number): number;
+  moveActive(
+    active: number,
+    from: number,
+    to: number,
+    zl: number,
+    prev: number,
+    step: number,
+    cols: number,
+    dA: number,
+  ): number;
+  reluIntoSingleOutput(
+    nc: number,
+    cols: number,
+    dA: number,
+    margin: number,
+    slope: number,
+    ZL: number,
+    Zt: number,
+    R: number,
+    wcol: number,
+    wl: number,
+    b: number,
+    zL: number,
+  ): number;
   rankOneRow(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
   outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
-  sigmoidCrossEntropyDelta(nc: number, cols: number, zL: number, ZL: number, q: number, sign: number, Y: number, base: number): number;
+  sigmoidCrossEntropyDelta(
+    nc: number,
+    cols: number,
+    zL: number,
+    ZL: number,
+    q: number,
+    sign: number,
+    Y: number,
+    base: number,
+  ): number;
   product(A: number, m: number, k: number, B: number, n: number, C: number): void;
 }
 
@@ -17,7 +48,8 @@ let compiled: WebAssembly.Module | undefined;
 /** The kernels working on `memory`. The module is compiled once per thread; instances are cheap. */
 export function instantiateKernels(memory: WebAssembly.Memory): Kernels {
   compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return new WebAssembly.Instance(compiled, { env: { memory }, math: { exp: Math.exp, log: Math.log } }).exports as unknown as Kernels;
+  return new WebAssembly.Instance(compiled, { env: { memory }, math: { exp: Math.exp, log: Math.log } })
+    .exports as unknown as Kernels;
 }
 
 /**

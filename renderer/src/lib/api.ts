@@ -10,7 +10,9 @@ export interface Transport {
   onEvent(listener: (e: ApiEvent) => void): () => void;
 }
 
-export type PreloadApi = { [M in Method]: (params: Params<M>) => Promise<{ ok: true; result: Results[M] } | { ok: false; error: ApiErrorBody }> } & {
+export type PreloadApi = {
+  [M in Method]: (params: Params<M>) => Promise<{ ok: true; result: Results[M] } | { ok: false; error: ApiErrorBody }>;
+} & {
   onEvent: (listener: (e: ApiEvent) => void) => () => void;
 };
 
@@ -29,7 +31,9 @@ export class ApiCallError extends Error {
 function electronTransport(api: PreloadApi): Transport {
   return {
     async call(method, params) {
-      const r = await (api[method] as (p: unknown) => Promise<{ ok: boolean; result?: unknown; error?: ApiErrorBody }>)(params);
+      const r = await (api[method] as (p: unknown) => Promise<{ ok: boolean; result?: unknown; error?: ApiErrorBody }>)(
+        params,
+      );
       if (!r.ok) throw new ApiCallError(r.error!);
       return r.result as never;
     },
@@ -42,9 +46,21 @@ function httpTransport(): Transport {
   let source: EventSource | undefined;
   return {
     async call(method, params) {
-      const res = await fetch(`./api/call/${encodeURIComponent(method)}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(params ?? {}), credentials: 'same-origin' });
-      const body = (await res.json().catch(() => ({ error: `${res.status} ${res.statusText}`, kind: 'internal' }))) as { result?: unknown } & Partial<ApiErrorBody>;
-      if (!res.ok) throw new ApiCallError({ error: body.error ?? res.statusText, kind: body.kind ?? 'internal', ...(body.field ? { field: body.field } : {}) });
+      const res = await fetch(`./api/call/${encodeURIComponent(method)}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(params ?? {}),
+        credentials: 'same-origin',
+      });
+      const body = (await res.json().catch(() => ({ error: `${res.status} ${res.statusText}`, kind: 'internal' }))) as {
+        result?: unknown;
+      } & Partial<ApiErrorBody>;
+      if (!res.ok)
+        throw new ApiCallError({
+          error: body.error ?? res.statusText,
+          kind: body.kind ?? 'internal',
+          ...(body.field ? { field: body.field } : {}),
+        });
       return body.result as never;
     },
     onEvent(listener) {

@@ -1,4 +1,5 @@
-export const sci = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(d));
+export const sci = (x: number | null | undefined, d = 3): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(d);
 export const utc = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 export const short = (hash: string | undefined, n = 12): string => (hash ? `${hash.slice(0, n)}…` : '—');
 export function duration(s: number): string {
@@ -7,5 +8,11 @@ export function duration(s: number): string {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 export function verdictText(v: string | null | undefined): string {
-  return v === 'pass' ? 'Backpropagation is correct' : v === 'fail' ? 'Backpropagation has a mistake' : v === 'inconclusive' ? 'Inconclusive: no mistake found, some entries cannot be judged' : 'No verdict';
+  return v === 'pass'
+    ? 'Backpropagation is correct'
+    : v === 'fail'
+      ? 'Backpropagation has a mistake'
+      : v === 'inconclusive'
+        ? 'Inconclusive: no mistake found, some entries cannot be judged'
+        : 'No verdict';
 }

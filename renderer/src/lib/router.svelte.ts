@@ -9,7 +9,17 @@ function parse(): Route {
   const raw = location.hash.replace(/^#\/?/, '');
   const [pathPart, q] = raw.split('?');
   const [view, id] = (pathPart ?? '').split('/');
-  const views: Route['view'][] = ['library', 'new', 'live', 'run', 'runs', 'compare', 'reports', 'report', 'identities'];
+  const views: Route['view'][] = [
+    'library',
+    'new',
+    'live',
+    'run',
+    'runs',
+    'compare',
+    'reports',
+    'report',
+    'identities',
+  ];
   const v = views.includes(view as Route['view']) ? (view as Route['view']) : 'new';
   return { view: v, ...(id ? { id: decodeURIComponent(id) } : {}), query: new URLSearchParams(q ?? '') };
 }

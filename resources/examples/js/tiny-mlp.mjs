@@ -49,7 +49,7 @@ export function forward(p, data = OWN_DATA) {
   return { cost: cost / m, cache };
 }
 
-export function backward(p, data = OWN_DATA, cache) {
+export function backward(p, _data, cache) {
   const m = cache.length;
   const g = {
     dW1: p.W1.map((row) => row.map(() => 0)),
