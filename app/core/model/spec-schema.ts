@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACTIVATIONS, LOSSES, type ModelSpec } from './spec.js';
+import { InputError } from '../errors.js';
 
 /**
  * Validation of model specs read from JSON. Kept apart from spec.ts so that the
@@ -52,16 +53,6 @@ export function issuePath(path: readonly PropertyKey[]): string {
   );
 }
 
-export class SpecError extends Error {
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-    this.name = 'SpecError';
-  }
-}
-
 const KNOWN_KEYS = ['name', 'description', 'inputs', 'layers', 'loss', 'units', 'activation', 'alpha'];
 
 function editDistance(a: string, b: string): number {
@@ -84,12 +75,12 @@ export function parseModelSpec(value: unknown, source = 'model spec'): ModelSpec
     const key = (unknown.keys as string[])[0]!;
     const near = KNOWN_KEYS.filter((k) => editDistance(k, key) <= 2);
     const where = issuePath([...unknown.path, key]);
-    throw new SpecError(
+    throw new InputError(
       `${source}: field ${where} is not a model spec field${near.length ? `; did you mean "${near[0]}"?` : `; fields are ${KNOWN_KEYS.join(', ')}`}`,
       where,
     );
   }
   const issue = r.error.issues[0]!;
   const field = issuePath(issue.path) || '(top level)';
-  throw new SpecError(`${source}: field ${field}: ${issue.message}`, field);
+  throw new InputError(`${source}: field ${field}: ${issue.message}`, field);
 }

@@ -3,7 +3,8 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ApiError, type ApiEvent, isMethod } from '../../core/api/contract.js';
+import { ApiError, type ApiEvent, isMethod, toApiErrorBody } from '../../core/api/contract.js';
+import type { ErrorKind } from '../../core/errors.js';
 import type { GradProofService } from './service.js';
 
 const TYPES: Record<string, string> = {
@@ -17,6 +18,16 @@ const TYPES: Record<string, string> = {
 };
 
 const COOKIE = 'gradproof_token';
+
+/** Each kind of error as an HTTP status. */
+const HTTP_STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  input: 400,
+  'not-found': 404,
+  subject: 422,
+  cancelled: 409,
+  internal: 500,
+};
 const MAX_BODY = 1 << 20;
 
 export interface Bridge {
@@ -139,9 +150,8 @@ export async function startBridge(service: GradProofService, staticDir: string, 
       res.writeHead(200, headers);
       createReadStream(file).pipe(res);
     } catch (err) {
-      if (err instanceof ApiError)
-        return send(res, err.body.kind === 'not-found' ? 404 : err.body.kind === 'internal' ? 500 : 400, err.body);
-      return send(res, 500, { error: `internal error: ${(err as Error).message}`, kind: 'internal' });
+      const body = toApiErrorBody(err);
+      return send(res, HTTP_STATUS[body.kind], body);
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -3,22 +3,21 @@ import { randomUUID } from 'node:crypto';
 import {
   type ApiEvent,
   ApiError,
+  toApiErrorBody,
   type CheckRequest,
   type Method,
   type Results,
   validateParams,
 } from '../../core/api/contract.js';
 import { compareRuns } from '../../core/report/compare-runs.js';
-import { parseDefect, DefectError } from '../../core/model/defects.js';
+import { parseDefect } from '../../core/model/defects.js';
 import { type CheckOptions, runAndRecord } from '../cli/check-command.js';
-import { ReportError, createReport, getReport, listReports, transition, type ReportView } from '../reports/reports.js';
+import { createReport, getReport, listReports, transition, type ReportView } from '../reports/reports.js';
 import { verifyStoredReport } from '../reports/verify.js';
-import { type Paper, PdfError, reportPdf } from '../pdf/report-pdf.js';
-import { IdentityError, createIdentity, listIdentities } from '../signing/identities.js';
+import { type Paper, reportPdf } from '../pdf/report-pdf.js';
+import { createIdentity, listIdentities } from '../signing/identities.js';
 import type { Store } from '../store/database.js';
 import { getRun, listRuns } from '../store/runs.js';
-import { SubjectError } from '../subjects/connection.js';
-import { CancelledError, InputError } from '../util/errors.js';
 
 export interface ServiceOptions {
   /** Native file dialogs, where the transport has them (Electron). */
@@ -91,20 +90,7 @@ export class GradProofService {
     try {
       return await (this.handlers[method] as Handler<M>)(valid);
     } catch (err) {
-      if (err instanceof ApiError) throw err;
-      if (
-        err instanceof InputError ||
-        err instanceof IdentityError ||
-        err instanceof ReportError ||
-        err instanceof DefectError ||
-        err instanceof PdfError
-      ) {
-        throw new ApiError({
-          error: err.message,
-          kind: /^no (run|report|identity)/.test(err.message) ? 'not-found' : 'input',
-        });
-      }
-      throw new ApiError({ error: `internal error: ${(err as Error).message}`, kind: 'internal' });
+      throw new ApiError(toApiErrorBody(err));
     }
   }
 
@@ -305,15 +291,9 @@ export class GradProofService {
         }),
       )
       .catch((err: unknown) => {
-        const cancelled = err instanceof CancelledError;
-        const known = err instanceof InputError || err instanceof SubjectError || err instanceof DefectError;
-        this.emit({
-          type: 'check.failed',
-          jobId,
-          runId,
-          cancelled,
-          error: cancelled ? 'cancelled' : known ? (err as Error).message : `internal error: ${(err as Error).message}`,
-        });
+        const body = toApiErrorBody(err);
+        const cancelled = body.kind === 'cancelled';
+        this.emit({ type: 'check.failed', jobId, runId, cancelled, error: cancelled ? 'cancelled' : body.error });
       })
       .finally(() => this.jobs.delete(jobId));
     return { jobId };

@@ -4,7 +4,7 @@ import type { Provenance } from '../../core/api/contract.js';
 import type { CheckSettings } from '../../core/check/gradient-check.js';
 import type { CheckResult } from '../../core/check/result.js';
 import type { Scheme } from '../../core/check/schemes.js';
-import { type Defect, DefectError, NOTEBOOK_BUGS, describeDefect, validateDefects } from '../../core/model/defects.js';
+import { type Defect, NOTEBOOK_BUGS, describeDefect, validateDefects } from '../../core/model/defects.js';
 import type { EvaluationMode } from '../../core/model/evaluator.js';
 import { paramGroups } from '../../core/model/spec.js';
 import { type LoadedDataset, loadDataset } from '../data/datasets.js';
@@ -14,7 +14,6 @@ import { runOpaqueCheck } from '../subjects/opaque-check.js';
 import { ProcessConnection } from '../subjects/process-connection.js';
 import { resolveModel } from '../subjects/resolve.js';
 import { type EntryEvidence, defaultWorkers, runBuiltinCheck } from '../sweep/run-sweep.js';
-import { CancelledError, InputError } from '../util/errors.js';
 import type { Store } from '../store/database.js';
 import { beginRun, endRun, finishRun } from '../store/runs.js';
 import { VERSION } from '../version.js';
@@ -22,6 +21,7 @@ import type { CheckContext } from './format.js';
 import { ProgressBar } from './progress-bar.js';
 import type { Progress } from '../sweep/progress.js';
 import { sha256Hex } from '../util/hash.js';
+import { CancelledError, InputError } from '../../core/errors.js';
 
 export type Backprop = 'correct' | 'notebook-buggy';
 
@@ -211,12 +211,7 @@ export async function runCheck(
   });
   const { data } = dataset;
   const defects = [...(opts.backprop === 'notebook-buggy' ? NOTEBOOK_BUGS : []), ...(opts.defect ?? [])];
-  try {
-    validateDefects(defects, paramGroups(model.spec));
-  } catch (err) {
-    if (err instanceof DefectError) throw new InputError(err.message);
-    throw err;
-  }
+  validateDefects(defects, paramGroups(model.spec));
   if (opts.backprop === 'notebook-buggy' && model.spec.layers.length < 2) {
     throw new InputError('--backprop notebook-buggy scales W2 and b1: the model needs at least 2 layers');
   }

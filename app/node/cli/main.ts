@@ -1,9 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { checkOneD } from '../../core/check/one-d.js';
 import { SCHEMES } from '../../core/check/schemes.js';
-import { parseDefect, DefectError } from '../../core/model/defects.js';
-import { CancelledError, InputError } from '../util/errors.js';
-import { SubjectError } from '../subjects/connection.js';
+import { parseDefect } from '../../core/model/defects.js';
 import { type CheckOptions, checkJson, exitCodeFor, runAndRecord } from './check-command.js';
 import { openStoreForCli, registerStoreCommands } from './store-commands.js';
 import { registerServeCommands } from './serve-commands.js';
@@ -11,17 +9,32 @@ import { formatCheck, formatOneD } from './format.js';
 import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
 import { runAudit } from './audit-command.js';
 import { VERSION } from '../version.js';
+import { type ErrorKind, errorKind, errorMessage } from '../../core/errors.js';
 
 /** Exit statuses, documented in the README. */
-export const EXIT = { pass: 0, fail: 1, usage: 2, inconclusive: 3, subjectFailed: 4, cancelled: 130 } as const;
+export const EXIT = {
+  pass: 0,
+  fail: 1,
+  usage: 2,
+  inconclusive: 3,
+  subjectFailed: 4,
+  internal: 70,
+  cancelled: 130,
+} as const;
+
+/** Each kind of error as the CLI says it: one line on stderr, and the exit status. */
+const CLI_ERRORS: Record<ErrorKind, { exit: number; say: (err: unknown) => string }> = {
+  invalid: { exit: EXIT.usage, say: errorMessage },
+  input: { exit: EXIT.usage, say: errorMessage },
+  'not-found': { exit: EXIT.usage, say: errorMessage },
+  // The subject failed to run: that is not a verdict on its backward pass.
+  subject: { exit: EXIT.subjectFailed, say: (err) => `the check could not be run: ${errorMessage(err)}` },
+  cancelled: { exit: EXIT.cancelled, say: () => 'cancelled; no result was recorded' },
+  internal: { exit: EXIT.internal, say: (err) => `internal error: ${(err as Error).stack ?? String(err)}` },
+};
 
 function defectOption(value: string): ReturnType<typeof parseDefect> {
-  try {
-    return parseDefect(value);
-  } catch (err) {
-    if (err instanceof DefectError) throw new InputError(err.message);
-    throw err;
-  }
+  return parseDefect(value);
 }
 
 /** Ctrl-C cancels the running sweep (workers stopped) instead of killing mid-write. */
@@ -213,20 +226,8 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end here with exit code 0; usage errors were printed by commander.
       return err.exitCode === 0 ? 0 : EXIT.usage;
     }
-    if (err instanceof InputError) {
-      process.stderr.write(`gradproof: ${err.message}\n`);
-      return EXIT.usage;
-    }
-    if (err instanceof SubjectError) {
-      // The subject failed to run: that is not a verdict on its backward pass.
-      process.stderr.write(`gradproof: the check could not be run: ${err.message}\n`);
-      return EXIT.subjectFailed;
-    }
-    if (err instanceof CancelledError) {
-      process.stderr.write('gradproof: cancelled; no result was recorded\n');
-      return EXIT.cancelled;
-    }
-    process.stderr.write(`gradproof: internal error: ${(err as Error).stack ?? String(err)}\n`);
-    return 70;
+    const kind = errorKind(err);
+    process.stderr.write(`gradproof: ${CLI_ERRORS[kind].say(err)}\n`);
+    return CLI_ERRORS[kind].exit;
   }
 }

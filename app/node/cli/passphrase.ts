@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { InputError } from '../util/errors.js';
+import { InputError } from '../../core/errors.js';
 
 /** Ask on the terminal without echoing what is typed. */
 async function promptHidden(question: string): Promise<string> {

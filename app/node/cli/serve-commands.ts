@@ -4,8 +4,8 @@ import { ApiError, isMethod, METHODS } from '../../core/api/contract.js';
 import { startBridge } from '../api/http-bridge.js';
 import { GradProofService } from '../api/service.js';
 import { projectRoot } from '../util/compiled-path.js';
-import { InputError } from '../util/errors.js';
 import { wholeNumber } from './options.js';
+import { InputError } from '../../core/errors.js';
 
 export function rendererDir(): string {
   return path.join(projectRoot(path.dirname(new URL(import.meta.url).pathname)), 'dist', 'renderer');

@@ -1,17 +1,17 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { compareRuns } from '../../core/report/compare-runs.js';
-import { type Paper, PdfError, reportPdf } from '../pdf/report-pdf.js';
+import { type Paper, reportPdf } from '../pdf/report-pdf.js';
 import { type Command, Option } from 'commander';
-import { type Action, ReportError, createReport, getReport, listReports, transition } from '../reports/reports.js';
+import { type Action, createReport, getReport, listReports, transition } from '../reports/reports.js';
 import { exportBundle } from '../reports/bundle.js';
 import { type Verification, isBundle, verifyBundle, verifyStore, verifyStoredReport } from '../reports/verify.js';
-import { IdentityError, createIdentity, listIdentities } from '../signing/identities.js';
-import { type Store, StoreError, openStore } from '../store/database.js';
+import { createIdentity, listIdentities } from '../signing/identities.js';
+import { type Store, openStore } from '../store/database.js';
 import { defaultDatabasePath } from '../store/paths.js';
 import { getRun, listRuns } from '../store/runs.js';
-import { InputError } from '../util/errors.js';
 import { obtainPassphrase } from './passphrase.js';
 import { verdictWord } from './format.js';
+import { InputError, NotFoundError } from '../../core/errors.js';
 
 export interface GlobalOptions {
   db?: string;
@@ -24,26 +24,18 @@ export function storePath(program: Command): string {
 
 /** Open the CLI's database; report runs found interrupted; a store problem becomes a usage error. */
 export function openStoreForCli(program: Command): Store {
-  try {
-    const store = openStore(storePath(program));
-    if (store.interrupted.length)
-      process.stderr.write(
-        `gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`,
-      );
-    return store;
-  } catch (err) {
-    if (err instanceof StoreError) throw new InputError(err.message);
-    throw err;
-  }
+  const store = openStore(storePath(program));
+  if (store.interrupted.length)
+    process.stderr.write(
+      `gradproof: marked ${store.interrupted.length} run(s) interrupted (their process had stopped): ${store.interrupted.join(', ')}\n`,
+    );
+  return store;
 }
 
 export function withStore<T>(program: Command, fn: (store: Store) => T): T {
   const store = openStoreForCli(program);
   try {
     return fn(store);
-  } catch (err) {
-    if (err instanceof IdentityError || err instanceof ReportError) throw new InputError(err.message);
-    throw err;
   } finally {
     store.db.close();
   }
@@ -131,7 +123,7 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
     .option('--json', 'print JSON')
     .action((runId: string, o: { json?: boolean }) => {
       const r = withStore(program, (s) => getRun(s, runId));
-      if (!r) throw new InputError(`no run ${runId}; list runs with: gradproof runs list`);
+      if (!r) throw new NotFoundError(`no run ${runId}; list runs with: gradproof runs list`);
       if (o.json) return void json(r);
       out(`${r.id}  ${r.status}${r.verdict ? `  ${verdictWord(r.verdict)}` : ''}`);
       out(
@@ -162,7 +154,7 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       const rs = withStore(program, (s) =>
         runIds.map((id) => {
           const r = getRun(s, id);
-          if (!r) throw new InputError(`no run ${id}; list runs with: gradproof runs list`);
+          if (!r) throw new NotFoundError(`no run ${id}; list runs with: gradproof runs list`);
           if (!r.result) throw new InputError(`run ${id} is ${r.status}: only completed runs can be compared`);
           return r;
         }),
@@ -295,9 +287,6 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
         const pdf = await reportPdf(store, reportId, o.paper);
         writeFileSync(o.out, pdf);
         out(`wrote ${o.out} (${o.paper === 'a4' ? 'A4' : 'Letter'}, ${(pdf.length / 1024).toFixed(0)} KiB)`);
-      } catch (err) {
-        if (err instanceof PdfError || err instanceof ReportError) throw new InputError(err.message);
-        throw err;
       } finally {
         store.db.close();
       }

@@ -7,9 +7,9 @@ import type { Dataset } from '../../core/model/network.js';
 import type { ModelSpec } from '../../core/model/spec.js';
 import { Tensor } from '../../core/tensor/tensor.js';
 import { projectRoot } from '../util/compiled-path.js';
-import { InputError } from '../util/errors.js';
-import { ArrayFormatError, type NumericArray, parseNpy, parseNpz } from './npy.js';
+import { type NumericArray, parseNpy, parseNpz } from './npy.js';
 import { sha256Hex } from '../util/hash.js';
+import { InputError } from '../../core/errors.js';
 
 export interface LoadedDataset {
   data: Dataset;
@@ -265,51 +265,46 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
   let data: Dataset;
   let featureNames: string[] | undefined;
   let label: string | undefined;
-  try {
-    switch (ext) {
-      case '.csv': {
-        label = opts.label ?? 'label';
-        ({ data, featureNames } = parseCsvDataset(ref, bytes, label));
-        break;
-      }
-      case '.npy': {
-        const li = opts.label === undefined ? -1 : Number(opts.label);
-        if (!Number.isInteger(li))
-          throw new InputError(`dataset ${ref}: for .npy, --label is a column index (e.g. -1 for the last column)`);
-        data = fromArray(ref, parseNpy(bytes, `dataset ${ref}`), li);
-        label = `column ${li}`;
-        break;
-      }
-      case '.npz': {
-        const arrays = parseNpz(bytes, `dataset ${ref}`);
-        const X = arrays.get('X') ?? arrays.get('x');
-        const Y = arrays.get('Y') ?? arrays.get('y');
-        if (!X || !Y)
-          throw new InputError(
-            `dataset ${ref}: a .npz dataset holds arrays X (features × examples) and Y (outputs × examples); it has ${[...arrays.keys()].join(', ') || 'none'}`,
-          );
-        const asMatrix = (a: NumericArray, name: string): Tensor =>
-          a.shape.length === 1
-            ? new Tensor(1, a.shape[0]!, a.data)
-            : a.shape.length === 2
-              ? new Tensor(a.shape[0]!, a.shape[1]!, a.data)
-              : (() => {
-                  throw new InputError(`dataset ${ref}: ${name} must be 1-D or 2-D`);
-                })();
-        data = { X: asMatrix(X, 'X'), Y: asMatrix(Y, 'Y') };
-        break;
-      }
-      case '.json':
-        data = parseJsonDataset(ref, bytes);
-        break;
-      default:
-        throw new InputError(
-          `dataset ${ref}: unknown format "${ext || '(no extension)'}"; use .csv (with a header), .npy, .npz or .json`,
-        );
+  switch (ext) {
+    case '.csv': {
+      label = opts.label ?? 'label';
+      ({ data, featureNames } = parseCsvDataset(ref, bytes, label));
+      break;
     }
-  } catch (err) {
-    if (err instanceof ArrayFormatError) throw new InputError(err.message);
-    throw err;
+    case '.npy': {
+      const li = opts.label === undefined ? -1 : Number(opts.label);
+      if (!Number.isInteger(li))
+        throw new InputError(`dataset ${ref}: for .npy, --label is a column index (e.g. -1 for the last column)`);
+      data = fromArray(ref, parseNpy(bytes, `dataset ${ref}`), li);
+      label = `column ${li}`;
+      break;
+    }
+    case '.npz': {
+      const arrays = parseNpz(bytes, `dataset ${ref}`);
+      const X = arrays.get('X') ?? arrays.get('x');
+      const Y = arrays.get('Y') ?? arrays.get('y');
+      if (!X || !Y)
+        throw new InputError(
+          `dataset ${ref}: a .npz dataset holds arrays X (features × examples) and Y (outputs × examples); it has ${[...arrays.keys()].join(', ') || 'none'}`,
+        );
+      const asMatrix = (a: NumericArray, name: string): Tensor =>
+        a.shape.length === 1
+          ? new Tensor(1, a.shape[0]!, a.data)
+          : a.shape.length === 2
+            ? new Tensor(a.shape[0]!, a.shape[1]!, a.data)
+            : (() => {
+                throw new InputError(`dataset ${ref}: ${name} must be 1-D or 2-D`);
+              })();
+      data = { X: asMatrix(X, 'X'), Y: asMatrix(Y, 'Y') };
+      break;
+    }
+    case '.json':
+      data = parseJsonDataset(ref, bytes);
+      break;
+    default:
+      throw new InputError(
+        `dataset ${ref}: unknown format "${ext || '(no extension)'}"; use .csv (with a header), .npy, .npz or .json`,
+      );
   }
   if (data.X.cols !== data.Y.cols)
     throw new InputError(`dataset ${ref}: ${data.X.cols} examples of features but ${data.Y.cols} of labels`);

@@ -1,13 +1,10 @@
 import { unzipSync } from 'fflate';
+import { InputError } from '../../core/errors.js';
 
 /** A numeric array read from .npy / .npz / safetensors, as float64, C order. */
 export interface NumericArray {
   shape: number[];
   data: Float64Array;
-}
-
-export class ArrayFormatError extends Error {
-  override name = 'ArrayFormatError';
 }
 
 const DTYPES: Record<string, { size: number; read: (v: DataView, o: number, le: boolean) => number }> = {
@@ -28,7 +25,7 @@ const DTYPES: Record<string, { size: number; read: (v: DataView, o: number, le: 
 export function parseNpy(bytes: Uint8Array, what = '.npy data'): NumericArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b))
-    throw new ArrayFormatError(`${what} is not a .npy array (no \\x93NUMPY header)`);
+    throw new InputError(`${what} is not a .npy array (no \\x93NUMPY header)`);
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -38,10 +35,10 @@ export function parseNpy(bytes: Uint8Array, what = '.npy data'): NumericArray {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   if (!descr || !fortran || !shapeText)
-    throw new ArrayFormatError(`${what}: unreadable .npy header ${JSON.stringify(header.trim())}`);
+    throw new InputError(`${what}: unreadable .npy header ${JSON.stringify(header.trim())}`);
   const dtype = DTYPES[descr[2]!];
   if (!dtype)
-    throw new ArrayFormatError(`${what}: dtype ${descr[2]} is not supported; save float64, float32 or integer arrays`);
+    throw new InputError(`${what}: dtype ${descr[2]} is not supported; save float64, float32 or integer arrays`);
   const le = descr[1] !== '>';
   const shape = shapeText[1]!
     .split(',')
@@ -51,7 +48,7 @@ export function parseNpy(bytes: Uint8Array, what = '.npy data'): NumericArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
   if (bytes.length < offset + count * dtype.size)
-    throw new ArrayFormatError(`${what}: the file is truncated (${count} values of ${dtype.size} bytes expected)`);
+    throw new InputError(`${what}: the file is truncated (${count} values of ${dtype.size} bytes expected)`);
   const data = new Float64Array(count);
   for (let i = 0; i < count; i++) data[i] = dtype.read(view, offset + i * dtype.size, le);
   if (fortran[1] === 'True' && shape.length === 2) {
@@ -69,7 +66,7 @@ export function parseNpz(bytes: Uint8Array, what = '.npz file'): Map<string, Num
   try {
     files = unzipSync(bytes);
   } catch (err) {
-    throw new ArrayFormatError(`${what} is not a readable .npz (zip) archive: ${(err as Error).message}`);
+    throw new InputError(`${what} is not a readable .npz (zip) archive: ${(err as Error).message}`);
   }
   const out = new Map<string, NumericArray>();
   for (const [name, content] of Object.entries(files)) {
@@ -82,15 +79,15 @@ export function parseNpz(bytes: Uint8Array, what = '.npz file'): Map<string, Num
 
 /** Every tensor of a .safetensors file. */
 export function parseSafetensors(bytes: Uint8Array, what = '.safetensors file'): Map<string, NumericArray> {
-  if (bytes.length < 8) throw new ArrayFormatError(`${what} is too short to be safetensors`);
+  if (bytes.length < 8) throw new InputError(`${what} is too short to be safetensors`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.length) throw new ArrayFormatError(`${what}: header length ${n} does not fit the file`);
+  if (n <= 0 || 8 + n > bytes.length) throw new InputError(`${what}: header length ${n} does not fit the file`);
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch {
-    throw new ArrayFormatError(`${what}: the header is not JSON`);
+    throw new InputError(`${what}: the header is not JSON`);
   }
   const sizes: Record<string, string> = {
     F64: 'f8',
@@ -106,11 +103,11 @@ export function parseSafetensors(bytes: Uint8Array, what = '.safetensors file'):
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const dt = DTYPES[sizes[t.dtype] ?? ''];
-    if (!dt) throw new ArrayFormatError(`${what}: tensor ${name} has dtype ${t.dtype}; use F64 or F32`);
+    if (!dt) throw new InputError(`${what}: tensor ${name} has dtype ${t.dtype}; use F64 or F32`);
     const [a, b] = t.data_offsets;
     const count = t.shape.reduce((x, y) => x * y, 1);
     if (b - a !== count * dt.size)
-      throw new ArrayFormatError(`${what}: tensor ${name}'s byte range does not match its shape`);
+      throw new InputError(`${what}: tensor ${name}'s byte range does not match its shape`);
     const data = new Float64Array(count);
     for (let i = 0; i < count; i++) data[i] = dt.read(view, 8 + n + a + i * dt.size, true);
     out.set(name, { shape: t.shape, data });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ParamGroup } from '../../core/model/spec.js';
-import { InputError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
-import { ArrayFormatError, type NumericArray, parseNpz, parseSafetensors } from './npy.js';
+import { type NumericArray, parseNpz, parseSafetensors } from './npy.js';
+import { InputError } from '../../core/errors.js';
 
 export interface LoadedWeights {
   theta: Float64Array;
@@ -55,24 +55,18 @@ export function loadWeights(file: string, groups: readonly ParamGroup[], model: 
     );
   }
   const ext = path.extname(file).toLowerCase();
-  let tensors: Map<string, NumericArray>;
-  try {
-    tensors =
-      ext === '.npz'
-        ? parseNpz(bytes, `weights ${file}`)
-        : ext === '.safetensors'
-          ? parseSafetensors(bytes, `weights ${file}`)
-          : ext === '.json'
-            ? jsonTensors(file, bytes)
-            : (() => {
-                throw new InputError(
-                  `weights ${file}: unknown format "${ext}"; use .npz (numpy.savez), .safetensors or .json`,
-                );
-              })();
-  } catch (err) {
-    if (err instanceof ArrayFormatError) throw new InputError(err.message);
-    throw err;
-  }
+  const tensors: Map<string, NumericArray> =
+    ext === '.npz'
+      ? parseNpz(bytes, `weights ${file}`)
+      : ext === '.safetensors'
+        ? parseSafetensors(bytes, `weights ${file}`)
+        : ext === '.json'
+          ? jsonTensors(file, bytes)
+          : (() => {
+              throw new InputError(
+                `weights ${file}: unknown format "${ext}"; use .npz (numpy.savez), .safetensors or .json`,
+              );
+            })();
   const size = groups.reduce((s, g) => s + g.size, 0);
   const theta = new Float64Array(size);
   const missing = groups.filter((g) => !tensors.has(g.name)).map((g) => g.name);

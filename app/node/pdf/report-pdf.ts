@@ -3,12 +3,9 @@ import { type PrintableReport, reportHtml } from '../../core/report/report-html.
 import { getReport } from '../reports/reports.js';
 import { verifyStoredReport } from '../reports/verify.js';
 import type { Store } from '../store/database.js';
+import { InputError } from '../../core/errors.js';
 
 export type Paper = 'a4' | 'letter';
-
-export class PdfError extends Error {
-  override name = 'PdfError';
-}
 
 /** Everything the PDF shows, read from the stored signed report (and checked first). */
 export function printable(store: Store, reportId: string, paper: Paper): PrintableReport {
@@ -43,7 +40,7 @@ export function chromiumPath(): string {
   ].filter(Boolean) as string[];
   const found = candidates.find((c) => existsSync(c));
   if (!found)
-    throw new PdfError(
+    throw new InputError(
       'PDF export from the command line needs Chromium or Chrome: install it (Debian: apt-get install chromium) or set GRADPROOF_CHROMIUM to its path; the desktop app exports PDFs without it',
     );
   return found;

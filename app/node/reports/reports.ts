@@ -16,12 +16,9 @@ import { getEntries, getRun, groupsDigest } from '../store/runs.js';
 import { type DsseEnvelope, fingerprint, signEnvelope, verifyEnvelope } from '../signing/dsse.js';
 import { type Identity, findIdentity, unlockIdentity } from '../signing/identities.js';
 import { sha256Hex } from '../util/hash.js';
+import { InputError, NotFoundError } from '../../core/errors.js';
 
 export type ReportState = 'draft' | 'prepared' | 'approved' | 'rejected';
-
-export class ReportError extends Error {
-  override name = 'ReportError';
-}
 
 export interface SignatureView {
   meaning: Meaning;
@@ -56,12 +53,12 @@ export function newReportId(): string {
 /** A draft report of a completed run: its canonical statement is stored now, as it will be signed. */
 export function createReport(store: Store, runId: string, authorRef: string): ReportView {
   const run = getRun(store, runId);
-  if (!run) throw new ReportError(`no run ${runId}; list runs with: gradproof runs list`);
+  if (!run) throw new NotFoundError(`no run ${runId}; list runs with: gradproof runs list`);
   if (run.status !== 'completed' || !run.result)
-    throw new ReportError(`run ${runId} is ${run.status}; only a completed run can be reported`);
+    throw new InputError(`run ${runId} is ${run.status}; only a completed run can be reported`);
   const author = findIdentity(store, authorRef);
   const entries = getEntries(store, runId);
-  if (!entries) throw new ReportError(`run ${runId} has no stored results`);
+  if (!entries) throw new InputError(`run ${runId} has no stored results`);
   const id = newReportId();
   const createdAt = new Date().toISOString();
   const p = run.provenance;
@@ -123,7 +120,7 @@ interface ReportRow {
 
 export function getReport(store: Store, id: string): ReportView {
   const row = store.db.prepare('SELECT * FROM reports WHERE id = ?').get(id) as ReportRow | undefined;
-  if (!row) throw new ReportError(`no report ${id}; list reports with: gradproof report list`);
+  if (!row) throw new NotFoundError(`no report ${id}; list reports with: gradproof report list`);
   const author = store.db.prepare('SELECT id, name, role FROM identities WHERE id = ?').get(row.author_id) as {
     id: string;
     name: string;
@@ -218,13 +215,13 @@ export function transition(
       report.state === 'draft'
         ? 'it is still a draft: its author must sign it first (gradproof report sign)'
         : `it is already ${report.state}`;
-    throw new ReportError(`cannot ${action} report ${reportId}: ${why}`);
+    throw new InputError(`cannot ${action} report ${reportId}: ${why}`);
   }
   const broken = signOffRule(move.meaning, signerOf(signer), report.author);
-  if (broken) throw new ReportError(`cannot ${action} report ${reportId}: ${broken}`);
-  if (action === 'reject' && !comment?.trim()) throw new ReportError('a rejection needs its reason: --reason "…"');
+  if (broken) throw new InputError(`cannot ${action} report ${reportId}: ${broken}`);
+  if (action === 'reject' && !comment?.trim()) throw new InputError('a rejection needs its reason: --reason "…"');
   if (sha(report.body) !== report.sha256)
-    throw new ReportError(`report ${reportId} no longer matches its digest; run gradproof verify ${reportId}`);
+    throw new InputError(`report ${reportId} no longer matches its digest; run gradproof verify ${reportId}`);
   const follows: string[] = [];
   if (action !== 'prepare') {
     const authorship = report.signatures.find((s) => s.meaning === 'authorship');
@@ -232,7 +229,7 @@ export function transition(
       !authorship ||
       !verifyEnvelope(authorship.envelope, publicKeyOf(store, authorship.signer.keyid), authorship.signer.keyid)
     ) {
-      throw new ReportError(
+      throw new InputError(
         `cannot ${action} report ${reportId}: its author's signature does not verify; run gradproof verify ${reportId}`,
       );
     }
@@ -277,6 +274,6 @@ export function transition(
 export function publicKeyOf(store: Store, keyid: string): string {
   const row = store.db.prepare('SELECT public_key FROM identities WHERE id = ?').get(keyid) as
     { public_key: string } | undefined;
-  if (!row) throw new ReportError(`no identity with key id ${keyid}`);
+  if (!row) throw new NotFoundError(`no identity with key id ${keyid}`);
   return row.public_key;
 }

@@ -11,6 +11,7 @@ import {
 import type { Store } from '../store/database.js';
 import { appendAudit } from '../store/audit-log.js';
 import { fingerprint, keyIdOf } from './dsse.js';
+import { InputError, NotFoundError } from '../../core/errors.js';
 
 export type Role = 'engineer' | 'reviewer';
 
@@ -21,10 +22,6 @@ export interface Identity {
   publicKey: string;
   fingerprint: string;
   createdAt: string;
-}
-
-export class IdentityError extends Error {
-  override name = 'IdentityError';
 }
 
 /** scrypt work factor: ~0.1 s and 32 MiB per unlock, per OWASP's guidance for scrypt. */
@@ -51,17 +48,17 @@ function deriveKey(passphrase: string, salt: Buffer, k: { N: number; r: number; 
 }
 
 export function validatePassphrase(passphrase: string): void {
-  if (passphrase.length < 8) throw new IdentityError('the passphrase must be at least 8 characters');
+  if (passphrase.length < 8) throw new InputError('the passphrase must be at least 8 characters');
 }
 
 /** A new Ed25519 identity; its private key is stored only encrypted (scrypt + AES-256-GCM). */
 export function createIdentity(store: Store, name: string, role: Role, passphrase: string): Identity {
   if (!/^\S(.{0,78}\S)?$/.test(name))
-    throw new IdentityError('the name must be 1 to 80 characters, not starting or ending with a space');
-  if (role !== 'engineer' && role !== 'reviewer') throw new IdentityError('the role must be engineer or reviewer');
+    throw new InputError('the name must be 1 to 80 characters, not starting or ending with a space');
+  if (role !== 'engineer' && role !== 'reviewer') throw new InputError('the role must be engineer or reviewer');
   validatePassphrase(passphrase);
   if (store.db.prepare('SELECT 1 FROM identities WHERE name = ?').get(name))
-    throw new IdentityError(`an identity named "${name}" exists already; choose another name`);
+    throw new InputError(`an identity named "${name}" exists already; choose another name`);
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const id = keyIdOf(publicKey);
   const salt = randomBytes(16);
@@ -128,19 +125,19 @@ export function findIdentity(store: Store, nameOrId: string): Identity {
     .all(nameOrId, nameOrId.toLowerCase(), nameOrId, nameOrId.toLowerCase()) as IdentityRow[];
   if (rows.length === 0) {
     const names = listIdentities(store).map((i) => i.name);
-    throw new IdentityError(
+    throw new NotFoundError(
       `no identity "${nameOrId}"${names.length ? `; identities are ${names.join(', ')}` : '; create one with: gradproof identity create --name NAME --role engineer|reviewer'}`,
     );
   }
   if (rows.length > 1)
-    throw new IdentityError(`"${nameOrId}" matches ${rows.length} identities; give the full name or key id`);
+    throw new InputError(`"${nameOrId}" matches ${rows.length} identities; give the full name or key id`);
   return toIdentity(rows[0]!);
 }
 
 /** Decrypt the private key for one signing; a wrong passphrase fails the GCM tag. */
 export function unlockIdentity(store: Store, id: string, passphrase: string): KeyObject {
   const row = store.db.prepare('SELECT * FROM identities WHERE id = ?').get(id) as IdentityRow | undefined;
-  if (!row) throw new IdentityError(`no identity with key id ${id}`);
+  if (!row) throw new NotFoundError(`no identity with key id ${id}`);
   const k = JSON.parse(row.kdf) as KdfRecord;
   const key = deriveKey(passphrase, Buffer.from(k.salt, 'base64'), k);
   try {
@@ -152,6 +149,6 @@ export function unlockIdentity(store: Store, id: string, passphrase: string): Ke
     if (keyIdOf(createPublicKey(priv)) !== row.id) throw new Error('key mismatch');
     return priv;
   } catch {
-    throw new IdentityError(`wrong passphrase for ${row.name}`);
+    throw new InputError(`wrong passphrase for ${row.name}`);
   }
 }

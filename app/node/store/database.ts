@@ -3,10 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { appendAudit } from './audit-log.js';
 import { MIGRATIONS, type Migration, SCHEMA_VERSION } from './migrations.js';
-
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
+import { InputError } from '../../core/errors.js';
 
 export interface Store {
   db: Database.Database;
@@ -51,12 +48,12 @@ export function openStore(file: string, options: { readonly?: boolean } = {}): S
   try {
     db = new Database(file, { readonly: Boolean(options.readonly), fileMustExist: Boolean(options.readonly) });
   } catch (err) {
-    throw new StoreError(`database ${file}: cannot open it (${(err as Error).message})`);
+    throw new InputError(`database ${file}: cannot open it (${(err as Error).message})`);
   }
   try {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new StoreError(
+      throw new InputError(
         `database ${file} was written by a newer GradProof (schema ${version}; this version reads up to ${SCHEMA_VERSION}): upgrade GradProof, or point --db at another database`,
       );
     }
@@ -71,9 +68,9 @@ export function openStore(file: string, options: { readonly?: boolean } = {}): S
     return { db, path: file, interrupted };
   } catch (err) {
     db.close();
-    if (err instanceof StoreError) throw err;
+    if (err instanceof InputError) throw err;
     const msg = (err as Error).message;
-    throw new StoreError(
+    throw new InputError(
       `database ${file}: ${/not a database|file is not/i.test(msg) ? 'not a GradProof (SQLite) database' : msg}`,
     );
   }

@@ -1,4 +1,5 @@
 import type { SubjectGroup } from '../../core/subjects/protocol.js';
+import { SubjectError } from '../../core/errors.js';
 
 /** What a subject says about itself: its parameter groups and θ₀. */
 export interface SubjectDescription {
@@ -22,15 +23,6 @@ export interface SubjectConnection {
   costsAlong(u: Float64Array, deltas: number[]): Promise<Float64Array>;
   /** Ends the subject; never leaves a process or thread behind. */
   close(): Promise<void>;
-}
-
-/**
- * The subject itself failed (crashed, hung, wrote garbage, returned NaN): the run
- * failed to execute and has no verdict. The message names the subject and what
- * it did.
- */
-export class SubjectError extends Error {
-  override name = 'SubjectError';
 }
 
 /** Finite numbers or a SubjectError naming which value was not. */

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { compiledSibling } from '../util/compiled-path.js';
-import { type SubjectConnection, type SubjectDescription, SubjectError, finiteArray } from './connection.js';
+import { type SubjectConnection, type SubjectDescription, finiteArray } from './connection.js';
+import { SubjectError } from '../../core/errors.js';
 
 interface Reply {
   id: number;

@@ -15,8 +15,8 @@ import { type Scheme, evaluationsPerEntry } from '../../core/check/schemes.js';
 import type { ParamGroup } from '../../core/model/spec.js';
 import { type Progress, ProgressMeter } from '../sweep/progress.js';
 import type { EntryEvidence } from '../sweep/run-sweep.js';
-import { CancelledError } from '../util/errors.js';
-import { type SubjectConnection, type SubjectDescription, SubjectError } from './connection.js';
+import { type SubjectConnection, type SubjectDescription } from './connection.js';
+import { CancelledError, SubjectError } from '../../core/errors.js';
 
 export interface OpaqueOptions {
   onProgress?: (p: Progress) => void;

@@ -12,7 +12,8 @@ import {
 } from '../../core/subjects/protocol.js';
 import { projectRoot, unpacked } from '../util/compiled-path.js';
 import { waitAtMost } from '../util/timeout.js';
-import { type SubjectConnection, type SubjectDescription, SubjectError, finiteArray } from './connection.js';
+import { type SubjectConnection, type SubjectDescription, finiteArray } from './connection.js';
+import { SubjectError } from '../../core/errors.js';
 
 /** The Python adapter's folder, put on every process subject's PYTHONPATH. */
 export function pythonAdapterDir(): string {

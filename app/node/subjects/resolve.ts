@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../core/builtins/notebook.js';
-import { SyntheticSpecError, initParameters, parseMlpSpec } from '../../core/builtins/synthetic.js';
-import { SpecError, parseModelSpec } from '../../core/model/spec-schema.js';
+import { initParameters, parseMlpSpec } from '../../core/builtins/synthetic.js';
+import { parseModelSpec } from '../../core/model/spec-schema.js';
 import { type ModelSpec, paramGroups } from '../../core/model/spec.js';
 import { loadWeights } from '../data/weights.js';
 import { projectRoot } from '../util/compiled-path.js';
-import { InputError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
+import { InputError } from '../../core/errors.js';
 
 export const BUILTIN_MODELS = ['builtin:notebook-fraud', 'builtin:payments-mlp'] as const;
 
@@ -51,12 +51,7 @@ function specFile(ref: string): string {
 }
 
 function parseSpecFile(file: string, label: string): ModelSpec {
-  try {
-    return parseModelSpec(readJson(file, 'model spec'), `model spec ${label}`);
-  } catch (err) {
-    if (err instanceof SpecError) throw new InputError(err.message);
-    throw err;
-  }
+  return parseModelSpec(readJson(file, 'model spec'), `model spec ${label}`);
 }
 
 /**
@@ -85,7 +80,7 @@ export function resolveModel(ref: string, seed: number, weights?: string): Resol
       try {
         spec = parseMlpSpec(ref);
       } catch (err) {
-        if (err instanceof SyntheticSpecError) throw new InputError(`--model ${err.message}`);
+        if (err instanceof InputError) throw new InputError(`--model ${err.message}`);
         throw err;
       }
     } else {

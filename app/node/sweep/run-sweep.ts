@@ -26,10 +26,10 @@ import type { CheckResult } from '../../core/check/result.js';
 import { evaluationsPerEntry } from '../../core/check/schemes.js';
 import { relativeDifference } from '../../core/check/metrics.js';
 import { compiledSibling } from '../util/compiled-path.js';
-import { CancelledError } from '../util/errors.js';
 import { type Progress, ProgressMeter } from './progress.js';
 import { type JobContext, type SweepTask, type SweepTaskResult, shareFloat64 } from './shard-task.js';
 import { installWasmProducts } from './wasm-kernels.js';
+import { CancelledError } from '../../core/errors.js';
 
 export interface SweepOptions {
   /** Worker threads; default: the number of cores. */
