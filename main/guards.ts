@@ -35,22 +35,22 @@ export function refusePermissions(ses: Session): void {
   ses.setDevicePermissionHandler(() => false);
 }
 
-function keepOnAppOrigin(event: { preventDefault: () => void }, url: string): void {
-  if (isAppUrl(url)) return;
-  event.preventDefault();
-  openExternalIfAllowed(url);
+function keepOnAppOrigin(event: { preventDefault: () => void; url: string }): void {
+  if (!isAppUrl(event.url)) event.preventDefault();
 }
 
 /**
  * Every page stays on app://gradproof: navigation elsewhere (in any frame, or by a
  * redirect) is refused, new windows are refused, <webview> is refused, and its
- * session refuses permissions. Programmatic loads (the hidden PDF printer's
- * data: page) are not navigations a page asked for and are not affected.
+ * session refuses permissions. An allow-listed link opens in the system browser
+ * through the window-open path only (a target=_blank link), so that one click
+ * opens it once. Programmatic loads (the hidden PDF printer's data: page) are not
+ * navigations a page asked for and are not affected.
  */
 export function guardContents(contents: WebContents): void {
-  contents.on('will-navigate', (event) => keepOnAppOrigin(event, event.url));
-  contents.on('will-frame-navigate', (event) => keepOnAppOrigin(event, event.url));
-  contents.on('will-redirect', (event) => keepOnAppOrigin(event, event.url));
+  contents.on('will-navigate', keepOnAppOrigin);
+  contents.on('will-frame-navigate', keepOnAppOrigin);
+  contents.on('will-redirect', keepOnAppOrigin);
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {
     openExternalIfAllowed(url);
