@@ -310,14 +310,13 @@ class FakeIpcMain extends EventEmitter implements Pick<Electron.IpcMain, 'handle
   async invoke(channel: string, senderUrl: string | null, ...args: unknown[]): Promise<unknown> {
     const listener = this.handlers.get(channel);
     if (!listener) throw new Error(`Error invoking remote method '${channel}': No handler registered`);
-    const event = {
-      ...electronEvent({}),
+    const event = electronEvent({
       frameId: 1,
       processId: 1,
       sender: {} as Electron.WebContents,
       senderFrame: senderUrl === null ? null : ({ url: senderUrl } as Electron.WebFrameMain),
-      type: 'frame',
-    } as Electron.IpcMainInvokeEvent;
+      type: 'frame' as const,
+    }) as unknown as Electron.IpcMainInvokeEvent;
     return listener(event, ...args);
   }
 }
