@@ -220,9 +220,13 @@ class _Audit:
         return idx, new.to(self.leaves[g].dtype)
 
     # -- to be provided ----------------------------------------------------------------------
-    def _cost(self):
-        """The cost at the leaves' current values, no gradient, randomness replayed."""
+    def _cost(self, restore=True):
+        """The cost at the leaves' current values, randomness replayed; restore=False leaves
+        the state a backward pass may still need (buffers) until _restore_state()."""
         raise NotImplementedError
+
+    def _restore_state(self):
+        pass
 
     def _fast_group(self, g, idx, values):
         """Costs for a batch of perturbations of group g, or None for no faster way than one at a time."""
@@ -313,9 +317,10 @@ class _Audit:
             self._set_theta(theta)
         try:
             with torch.enable_grad():
-                cost = self._cost()
+                cost = self._cost(restore=False)
                 grads = torch.autograd.grad(cost, self.leaves, allow_unused=True)
         finally:
+            self._restore_state()  # after the backward: batch norm's saves its running statistics
             self._restore()
         return torch.cat([
             (torch.zeros(t.numel(), dtype=torch.float64) if d is None else d.detach().reshape(-1).to(torch.float64))
@@ -323,16 +328,24 @@ class _Audit:
         ]).tolist()
 
     def costs(self, entries):
+        """{"costs": […]}, and in a precision below float64 "steps": the steps the parameters
+        actually took, θ′ᵢ − θ₀ᵢ once θ₀ᵢ + δ is rounded to it (float32 moves 0.3 by 1.19e-7
+        when asked for 1e-7), so that a difference quotient can divide by the true step."""
         by_group = {}
         for position, (index, delta) in enumerate(entries):
             g, local = self._locate(int(index))
             by_group.setdefault(g, []).append((position, local, float(delta)))
         out = [0.0] * len(entries)
+        steps = [float(d) for _, d in entries]
         for g, items in by_group.items():
             idx, values = self._values(g, [i for _, i, _ in items], [d for _, _, d in items])
             for (position, _, _), c in zip(items, self._group_costs(g, idx, values)):
                 out[position] = float(c)
-        return out
+            if self.dtype != torch.float64:
+                taken = values.to(torch.float64) - self.theta0[self.offsets[g]:self.offsets[g + 1]][idx]
+                for (position, _, _), d in zip(items, taken.tolist()):
+                    steps[position] = d
+        return {"costs": out, "steps": steps} if self.dtype != torch.float64 else {"costs": out}
 
     def costs_along(self, direction, deltas):
         u = torch.as_tensor(direction, dtype=torch.float64)
@@ -404,13 +417,17 @@ class _ModuleAudit(_Audit):
                 for b, saved in self.buffers:
                     b.copy_(saved)
 
-    def _cost(self):
+    def _cost(self, restore=True):
         with _fork_rng():
             torch.manual_seed(self.seed)
             try:
                 return self._loss(self.model(*self._inputs()))
             finally:
-                self._restore_buffers()
+                if restore:
+                    self._restore_buffers()
+
+    def _restore_state(self):
+        self._restore_buffers()
 
     # -- chains -------------------------------------------------------------------------------
     def _setup_chain(self, original, chain):
@@ -812,7 +829,7 @@ class _FunctionAudit(_Audit):
             return outs[0].reshape(()).to(torch.float64)
         return sum((o.to(torch.float64) * r).sum() for o, r in zip(outs, self.projection))
 
-    def _cost(self):
+    def _cost(self, restore=True):
         with _fork_rng():
             torch.manual_seed(self.seed)
             return self._project(self.fn(*self.args, **self.kwargs))
@@ -872,7 +889,7 @@ def _serve(make):
                 elif method == "gradient":
                     result = {"gradient": audit.gradient(params.get("theta"))}
                 elif method == "costs":
-                    result = {"costs": audit.costs(params["entries"])}
+                    result = audit.costs(params["entries"])
                 elif method == "costs_along":
                     result = {"costs": audit.costs_along(params["direction"], params["deltas"])}
                 else:
