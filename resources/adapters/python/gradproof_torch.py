@@ -329,7 +329,7 @@ class _Audit:
 
     def costs(self, entries):
         """{"costs": […]}, and in a precision below float64 "steps": the steps the parameters
-        actually took, θ′ᵢ − θ₀ᵢ once θ₀ᵢ + δ is rounded to it (float32 moves 0.3 by 1.19e-7
+        actually took, θ′ᵢ − θ₀ᵢ once θ₀ᵢ + δ is rounded to it (float32 moves 0.7 by 1.19e-7
         when asked for 1e-7), so that a difference quotient can divide by the true step."""
         by_group = {}
         for position, (index, delta) in enumerate(entries):
