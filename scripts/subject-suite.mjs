@@ -76,6 +76,11 @@ export function checkArgs(c, scheme, mode, options = {}) {
   ];
 }
 
+/** A check's arguments as one shell line, to paste and rerun. */
+export function commandLine(args) {
+  return ['gradproof', ...args.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a))].join(' ');
+}
+
 let scratchDb;
 
 /**
@@ -241,13 +246,13 @@ export function judge(c, run) {
   const exits = list(e.exit);
   // With a verdict on stdout, the verdict is compared below and the exit status by the invariants.
   if ((!json || e.verdict === undefined) && !exits.includes(run.status)) {
-    const why = json ? `verdict ${json.verdict}` : `"${lastLine(run.stderr).slice(0, 160)}"`;
+    const why = json ? `verdict ${json.verdict}` : `"${lastLine(run.stderr).slice(0, 240)}"`;
     out.push(`exit ${run.status}, expected ${exits.join(' or ')}: ${why}`);
   }
   const unmatched = list(e.stderr).filter((pattern) => !new RegExp(pattern, 'i').test(run.stderr));
   if (unmatched.length)
     out.push(
-      `message does not match ${unmatched.map((p) => `/${p}/`).join(' ')}: "${lastLine(run.stderr).slice(0, 160)}"`,
+      `message does not match ${unmatched.map((p) => `/${p}/`).join(' ')}: "${lastLine(run.stderr).slice(0, 240)}"`,
     );
   if (e.verdict === undefined) return out;
   if (!json) return out;
@@ -410,7 +415,7 @@ export function toJson(suite) {
       })),
       mismatches: r.mismatches,
       seconds: Number(r.run.seconds.toFixed(2)),
-      command: `gradproof ${r.run.args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
+      command: commandLine(r.run.args),
     })),
   };
 }
