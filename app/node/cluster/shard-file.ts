@@ -295,9 +295,10 @@ export function decodeShardFile(bytes: Buffer, name: string): LoadedShard {
       `${name}: not a shard file GradProof ${VERSION} can read: ${issue.path.join('.') || 'top level'}: ${issue.message}`,
     );
   }
-  const f = parsed.data;
-  const request = checkRequestSchema.safeParse(f.request);
-  if (!request.success) throw new InputError(`${name}: its request is not a valid check request`);
+  // Checked by the schemas, but kept as written (a schema's output orders keys its own way).
+  const f = decoded as typeof parsed.data;
+  if (!checkRequestSchema.safeParse(f.request).success)
+    throw new InputError(`${name}: its request is not a valid check request`);
   const n = f.theta0.length;
   const { index, count: of, start, end } = f.shard;
   const problem = (what: string): never => {
@@ -325,7 +326,7 @@ export function decodeShardFile(bytes: Buffer, name: string): LoadedShard {
   return {
     job: f.job,
     shard: f.shard,
-    request: request.data,
+    request: f.request as CheckRequest,
     settings: f.settings as unknown as RunSettings,
     provenance: f.provenance as unknown as Provenance,
     context: f.context as unknown as CheckContext,
