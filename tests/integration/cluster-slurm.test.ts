@@ -18,21 +18,31 @@ let cluster: SlurmCluster;
 const work = mkdtempSync(path.join(tmpdir(), 'gp-slurm-work-'));
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** The CLI as a user runs it, against the test cluster; a run that outlives `seconds` is ended (its job scancelled). */
+/**
+ * The CLI as a user runs it, against the test cluster. A run that outlives `seconds` gets
+ * SIGTERM (it scancels its job and exits), and SIGKILL 30 s later if it is still there.
+ */
 function gradproof(args: string[], seconds = 240): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
       env: { ...cluster.env, NO_COLOR: '1', GRADPROOF_DB: TEST_DB },
-      timeout: seconds * 1000,
     });
     let stdout = '';
     let stderr = '';
+    let late = '';
+    const term = setTimeout(() => {
+      late = `(ended by SIGTERM after ${seconds} s)`;
+      child.kill('SIGTERM');
+    }, seconds * 1000);
+    const kill = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status, signal) =>
-      resolve({ status, stdout, stderr: signal ? `${stderr}\n(ended by ${signal} after ${seconds} s)` : stderr }),
-    );
+    child.on('close', (status) => {
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve({ status, stdout, stderr: late ? `${stderr}\n${late}` : stderr });
+    });
   });
 }
 
