@@ -69,6 +69,21 @@ describe('check --shard and merge, as a user runs them', () => {
     }
   });
 
+  it('gradproof slurm refuses fast mode, and says so when Slurm is not there', () => {
+    const fast = cli(['slurm', '--shards', '2', '--mode', 'fast', '--workdir', `${dir}/slurm`]);
+    expect(fast.status).toBe(2);
+    expect(errorLines(fast.stderr)).toEqual([
+      'gradproof: gradproof slurm splits a full sweep: drop --mode fast (fast mode is quick on one machine)',
+    ]);
+    const none = cli(['slurm', '--shards', '2', '--workdir', `${dir}/slurm`], { PATH: path.join(dir, 'no-such-bin') });
+    expect(none.status).toBe(2);
+    expect(errorLines(none.stderr).at(-1)).toBe(
+      "gradproof: sbatch could not be run (ENOENT); run gradproof slurm on a machine with Slurm's client (e.g. a login node)",
+    );
+    // The script is written before anything is submitted, for the record and to submit by hand.
+    expect(readFileSync(`${dir}/slurm/gradproof-shards.sbatch`, 'utf8')).toContain('#SBATCH --array=0-1');
+  });
+
   it('refuses shards that cannot be merged, each problem on its own line, exit 2', () => {
     const r = cli(['merge', `${dir}/job/shard-0-of-2.json`, `${dir}/auto/shard-1-of-2.json`, `${dir}/nowhere.json`]);
     expect(r.status).toBe(2);

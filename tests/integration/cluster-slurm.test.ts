@@ -129,6 +129,20 @@ describe('gradproof slurm on a one-node Slurm cluster', () => {
     expect((a.run.settings as any).shards).toEqual(merged.provenance.shards);
   }, 300_000);
 
+  it('a partition Slurm does not have is refused by Slurm, in its words, exit 2', async () => {
+    const r = await gradproof([
+      'slurm',
+      '--shards',
+      '2',
+      '--partition',
+      'nosuch',
+      '--workdir',
+      path.join(work, 'nosuch'),
+    ]);
+    expect(r.status, why(r)).toBe(2);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^gradproof: Slurm refused the job: .*partition/i);
+  }, 60_000);
+
   it("a subject: a failing shard is named with its log, the rerun submits only it, and the run is the single machine's", async () => {
     // The notebook's own buggy code, run through a wrapper that fails as array task 2 until told not to.
     const flaky = path.join(work, 'flaky.py');
