@@ -50,6 +50,8 @@ export interface Estimator {
   readonly precision: { precision: Precision; source: PrecisionSource };
   /** Whether `kinks` in a CostBatch are given (the engine counts sign changes exactly). */
   readonly knowsKinks: boolean;
+  /** The implementation is the user's: a cost it cannot give is its failure (no verdict), not bad input. */
+  readonly subject: boolean;
   /** The backward pass under audit at θ₀. */
   gradient(): Promise<Float64Array>;
   /** J(θ₀). */

@@ -73,6 +73,7 @@ export async function fastDirections(
           }
         });
         finiteOrThrow(
+          est,
           b,
           (i) =>
             `θ₀ moved along random direction ${refs[Math.floor(i / width)]!.k} of ${groups[refs[Math.floor(i / width)]!.group]!.name}`,
@@ -98,6 +99,7 @@ export async function fastDirections(
     for (const [h, list] of byStepOf(flagged.map((f) => f.ref))) {
       const b = await est.directionCosts(list, seed, layoutOffsets(h / 10, width));
       finiteOrThrow(
+        est,
         b,
         (i) =>
           `θ₀ moved along random direction ${list[Math.floor(i / width)]!.k} of ${groups[list[Math.floor(i / width)]!.group]!.name}`,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -13,6 +14,8 @@ import {
 import { projectRoot, unpacked } from '../util/compiled-path.js';
 import { waitAtMost } from '../util/timeout.js';
 import { type SubjectConnection, type SubjectDescription, finiteArray } from './connection.js';
+import { SUBJECT_TOKEN_VAR, killByToken } from './process-tree.js';
+import { registerSubject, unregisterSubject } from './reaper.js';
 import { SubjectError } from '../../core/errors.js';
 
 /** The Python adapter's folder, put on every process subject's PYTHONPATH. */
@@ -70,6 +73,9 @@ export class ProcessConnection implements SubjectConnection {
   private stderrTail = '';
   private failure: SubjectError | undefined;
   private exited = false;
+  private reaped = false;
+  /** Marks every process of this subject instance, for the ones that leave its process group. */
+  private readonly token: string;
   private readonly exitPromise: Promise<void>;
 
   constructor(
@@ -77,12 +83,14 @@ export class ProcessConnection implements SubjectConnection {
     private readonly options: ProcessOptions,
   ) {
     const adapter = pythonAdapterDir();
+    this.token = randomBytes(16).toString('hex');
     this.child = spawn('/bin/sh', ['-c', `exec ${command}`], {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
-      env: subjectEnvironment(adapter),
+      env: { ...subjectEnvironment(adapter), [SUBJECT_TOKEN_VAR]: this.token },
     });
+    if (this.child.pid !== undefined) registerSubject(this.child.pid, this.token);
     this.exitPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (d: string) => {
@@ -224,12 +232,21 @@ export class ProcessConnection implements SubjectConnection {
     return finiteArray(c.costs, `"${this.command}"`, (i) => `the cost along a direction at step ${deltas[i]}`);
   }
 
+  /**
+   * The whole process group (the command and anything it spawned, even after the command itself
+   * exited), and any process that left the group but carries this subject's token.
+   */
   private kill(): void {
-    if (this.exited || this.child.pid === undefined) return;
+    if (this.child.pid === undefined || this.reaped) return;
     try {
-      process.kill(-this.child.pid, 'SIGKILL'); // the whole group: the command and anything it spawned
+      process.kill(-this.child.pid, 'SIGKILL');
     } catch {
-      // already gone
+      // the group is gone already
+    }
+    killByToken(this.token);
+    if (this.exited) {
+      this.reaped = true;
+      unregisterSubject(this.child.pid, this.token);
     }
   }
 
@@ -244,5 +261,6 @@ export class ProcessConnection implements SubjectConnection {
     this.fail('was closed'); // rejects and un-times anything still pending, kills the group
     this.kill();
     await waitAtMost(this.exitPromise, 2000);
+    this.kill(); // once more now that the command has exited: stragglers, and the reaper forgets it
   }
 }

@@ -62,6 +62,7 @@ async function runQueue<T>(
  */
 export class SubjectEstimator implements Estimator {
   readonly knowsKinks = false;
+  readonly subject = true;
   evaluations = 0;
   private constructor(
     private readonly conns: readonly SubjectConnection[],
