@@ -9,9 +9,23 @@ import { type Scheme, schemeOrder } from './schemes.js';
  * said to be one: such a group is inconclusive, never a pass.
  */
 
+/** A precision coarser than float64: its costs need larger steps. */
+export function lowPrecision(p: Precision): boolean {
+  return p === 'float32' || p === 'float16' || p === 'bfloat16';
+}
+
 /** Unit round-off of a precision (the relative spacing of its numbers near 1, halved). */
 export function unitRoundoff(precision: Precision): number {
-  return precision === 'float32' ? 2 ** -24 : 2 ** -53;
+  switch (precision) {
+    case 'float16':
+      return 2 ** -11;
+    case 'bfloat16':
+      return 2 ** -8;
+    case 'float32':
+      return 2 ** -24;
+    default:
+      return 2 ** -53;
+  }
 }
 
 /** Whether a number needs more than 8 significant bits (a "round" cost like 0.5 does not). */

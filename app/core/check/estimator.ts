@@ -1,7 +1,7 @@
 import type { ParamGroup } from '../model/spec.js';
 
 /** The floating-point precision a subject computes its cost in. */
-export type Precision = 'float64' | 'float32' | 'unknown';
+export type Precision = 'float64' | 'float32' | 'bfloat16' | 'float16' | 'unknown';
 
 /** Where GradProof learned a subject's precision. */
 export type PrecisionSource = 'engine' | 'declared' | 'detected' | 'unknown';

@@ -7,6 +7,7 @@ import {
   groupCostNoise,
   spreadOfTwoSteps,
   stencilNoiseGain,
+  lowPrecision,
 } from './budget.js';
 import { groupDirection, missProbability, projectGradient, thresholdTolerance } from './directions.js';
 import type { DirectionRef, Estimator } from './estimator.js';
@@ -197,18 +198,16 @@ export async function fastDirections(
       } else {
         verdict = 'inconclusive';
         note = `along random directions, the finite differences' error (${fmtValue(budget)}) hides every error smaller than ${fmtResolution(resolution)}`;
-        fix =
-          plan.precision.precision === 'float32'
-            ? 'rerun with --epsilon 1e-3 or --epsilon auto'
-            : 'rerun with --epsilon auto, or make the cost deterministic';
+        fix = lowPrecision(plan.precision.precision)
+          ? 'rerun with --epsilon 1e-3 or --epsilon auto'
+          : 'rerun with --epsilon auto, or make the cost deterministic';
       }
     } else if (resolution > RESOLUTION_LIMIT && err <= 3 * tolerance) {
       verdict = 'inconclusive';
       note = `along random directions, the finite differences' error (${fmtValue(budget)}) is too large to judge ${group.name}`;
-      fix =
-        plan.precision.precision === 'float32'
-          ? 'rerun with --epsilon 1e-3 or --epsilon auto'
-          : 'rerun with --epsilon auto, or make the cost deterministic';
+      fix = lowPrecision(plan.precision.precision)
+        ? 'rerun with --epsilon 1e-3 or --epsilon auto'
+        : 'rerun with --epsilon auto, or make the cost deterministic';
     } else {
       verdict = 'fail';
       note = `fails along ${smooth} random directions`;

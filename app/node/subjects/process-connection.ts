@@ -30,7 +30,11 @@ export function pythonAdapterDir(): string {
  * passphrase, a database path) or anything named like a secret, plus the adapter on PYTHONPATH.
  * The code under audit is not trusted with the auditor's secrets.
  */
-export function subjectEnvironment(adapter: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function subjectEnvironment(
+  adapter: string,
+  threads?: number,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
     if (/^GRADPROOF_/i.test(k) || /PASSPHRASE|PASSWORD|SECRET|PRIVATE_KEY|CREDENTIAL/i.test(k)) continue;
@@ -38,6 +42,11 @@ export function subjectEnvironment(adapter: string, env: NodeJS.ProcessEnv = pro
   }
   out.PYTHONPATH = [adapter, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   out.PYTHONUNBUFFERED = '1';
+  // Several subject processes side by side each get their share of the cores (unless the user
+  // chose): BLAS and torch thread pools that each take every core only fight one another.
+  if (threads !== undefined) {
+    for (const k of ['OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS']) out[k] ??= String(threads);
+  }
   return out;
 }
 
@@ -47,6 +56,8 @@ export function shellQuote(word: string): string {
 }
 
 export interface ProcessOptions {
+  /** Threads each process's BLAS and torch pools may use (its share of the cores). */
+  threads?: number;
   /** Seconds a subject may take to answer one request before it is called hung and killed. */
   timeoutSeconds: number;
   cwd?: string;
@@ -88,7 +99,7 @@ export class ProcessConnection implements SubjectConnection {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
-      env: { ...subjectEnvironment(adapter), [SUBJECT_TOKEN_VAR]: this.token },
+      env: { ...subjectEnvironment(adapter, options.threads), [SUBJECT_TOKEN_VAR]: this.token },
     });
     if (this.child.pid !== undefined) registerSubject(this.child.pid, this.token);
     this.exitPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
