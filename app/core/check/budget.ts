@@ -1,5 +1,5 @@
 import type { Precision, PrecisionSource } from './estimator.js';
-import { type Scheme, schemeOrder } from './schemes.js';
+import type { Scheme } from './schemes.js';
 
 /**
  * Error budgets: how far a finite difference may sit from the true derivative without any
@@ -100,14 +100,6 @@ export function stencilNoiseGain(scheme: Scheme): number {
     case 'five-point':
       return Math.sqrt(130) / 12; // (J₋₂ − 8J₋ + 8J₊ − J₊₂)/12h
   }
-}
-
-/**
- * Truncation of the estimate at h from the same entry at h and at 2h: D(h) = f′ + C·hᵖ, so
- * D(2h) − D(h) = C·hᵖ·(2ᵖ − 1). What it measures also carries round-off, so it errs large.
- */
-export function truncationFromTwoSteps(scheme: Scheme, atH: number, at2H: number): number {
-  return Math.abs(at2H - atH) / (2 ** schemeOrder(scheme) - 1);
 }
 
 /**
