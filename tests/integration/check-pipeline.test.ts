@@ -92,6 +92,30 @@ describe('one request, one set of defaults', () => {
     );
   });
 
+  it('PyTorch is an implementation kind: the script served through gradproof_torch, run by --python or GRADPROOF_PYTHON', () => {
+    const buggy = cliJson([
+      'check',
+      '--subject',
+      'pytorch:resources/examples/torch/sq_distance_buggy.py',
+      '--python',
+      '/usr/bin/python3',
+      '--no-save',
+    ]);
+    expect(buggy.json.verdict).toBe('fail');
+    expect(buggy.json.groups.find((g: any) => g.name === 'x').diagnosis).toMatchObject({ kind: 'scale' });
+    expect(buggy.json.groups.find((g: any) => g.name === 'x').diagnosis.factor).toBeCloseTo(0.5, 6);
+    const fixed = cli(
+      ['check', '--subject', 'pytorch:resources/examples/torch/hand_linear_fixed.py', '--no-save', '--json'],
+      {
+        GRADPROOF_PYTHON: '/usr/bin/python3',
+      },
+    );
+    expect(JSON.parse(fixed.stdout).verdict).toBe('pass');
+    expect(JSON.parse(fixed.stdout).provenance.implementation.ref).toBe(
+      'pytorch:resources/examples/torch/hand_linear_fixed.py',
+    );
+  });
+
   it('a PyTorch subject whose interpreter has no torch is refused at once, naming the interpreter', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-notorch-'));
     const script = path.join(dir, 'm.py');
