@@ -117,7 +117,7 @@ export function passphraseProblem(passphrase: string, name?: string): string | u
   if (new Set([...compact]).size === 1)
     return 'the passphrase repeats one character; choose several words or a longer mix of characters';
   if (isRepeatedPattern(compact)) return 'the passphrase repeats a short pattern; choose several unrelated words';
-  if (isStepSequence(compact)) return 'the passphrase is a run of consecutive characters (like 12345678 or abcdefgh)';
+  if (isStepSequence(compact)) return 'the passphrase is a run of consecutive characters (digits or letters in a row)';
   if (COMMON.has(compact) || COMMON.has(folded))
     return 'the passphrase is one of the most common passwords; choose several unrelated words instead';
   if (new Set([...compact]).size < 4)

@@ -1,11 +1,11 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { InputError } from '../../core/errors.js';
 import { MAX_PASSPHRASE_LENGTH } from '../../core/identity/passphrase-strength.js';
 
 /** A passphrase file read up to a bound: /dev/zero or a log file given by mistake is refused, not slurped. */
 function readBounded(file: string, max: number): string {
-  const fd = openSync(file, 'r');
+  const fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const buf = Buffer.alloc(max + 1);
     let n = 0;

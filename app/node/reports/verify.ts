@@ -194,6 +194,16 @@ export function verifyInput(v: VerifyInput): Verification {
         : `${id.name}'s public key does not match its key id ${fingerprint(id.keyid)}: the key was replaced`,
     );
     if (!keyOk) continue;
+    const env = s.envelope;
+    const sigOk = verifyEnvelope(env, id.publicKeyPem, id.keyid);
+    c.add(
+      `${who}: signature`,
+      sigOk,
+      sigOk
+        ? 'valid DSSE Ed25519 signature'
+        : `the ${s.meaning} signature does not verify: the signature or the signed statement was altered`,
+    );
+    if (!sigOk) continue;
     if (index) {
       const created = index.identities.filter((i) => i.keyid === id.keyid);
       const sameName = index.identities.filter((i) => i.name === id.name && i.keyid !== id.keyid);
@@ -215,16 +225,6 @@ export function verifyInput(v: VerifyInput): Verification {
                 : `the audit log created key ${fingerprint(id.keyid)} as ${e!.role} ${e!.name}, not as ${id.role} ${id.name}: the identity was altered`,
       );
     }
-    const env = s.envelope;
-    const sigOk = verifyEnvelope(env, id.publicKeyPem, id.keyid);
-    c.add(
-      `${who}: signature`,
-      sigOk,
-      sigOk
-        ? 'valid DSSE Ed25519 signature'
-        : `the ${s.meaning} signature does not verify: the signature or the signed statement was altered`,
-    );
-    if (!sigOk) continue;
     let p: Statement<SignOffPredicate>;
     const payload = Buffer.from(env.payload, 'base64');
     try {

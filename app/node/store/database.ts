@@ -107,6 +107,20 @@ function cannotOpen(file: string, err: unknown): InputError {
 }
 
 /**
+ * A database image opened in memory. An image of a WAL database says so in its header (bytes
+ * 18 and 19 are 2), which an in-memory database cannot honour: the copy is marked as a
+ * rollback-journal database instead (the file itself is not touched).
+ */
+function fromBytes(bytes: Buffer): Database.Database {
+  const copy = Buffer.from(bytes);
+  if (copy.length >= 100 && copy[18] === 2 && copy[19] === 2) {
+    copy[18] = 1;
+    copy[19] = 1;
+  }
+  return new Database(copy);
+}
+
+/**
  * Open a GradProof database for reading only. Nothing is written to the file or beside it
  * when that is refused: a read-only file, a read-only folder or an immutable file is read
  * into memory instead. An older schema is upgraded in that memory copy, never on disk.
@@ -128,7 +142,7 @@ function openReadOnly(file: string): Store {
       throw cannotOpen(file, err);
     }
     try {
-      db = new Database(bytes);
+      db = fromBytes(bytes);
       db.prepare('SELECT count(*) FROM sqlite_master').get();
     } catch (err2) {
       throw cannotOpen(file, err2);
@@ -142,7 +156,7 @@ function openReadOnly(file: string): Store {
     const { version, fresh } = identify(db, file);
     if (fresh) throw new InputError(`database ${file} is empty: it holds no GradProof data`);
     if (version < SCHEMA_VERSION) {
-      const copy = new Database(db.serialize());
+      const copy = fromBytes(db.serialize());
       db.close();
       db = copy;
       migrate(db);

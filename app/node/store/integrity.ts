@@ -232,6 +232,17 @@ export function storeFindings(db: Database.Database): Finding[] {
     const p = runProblem(db, index, id);
     if (p) out.push({ subject: `run ${id}`, problem: p });
   }
+  // Result rows are sealed with their run: rows of a run that is not stored are covered by nothing.
+  for (const table of ['group_results', 'entry_results'])
+    for (const r of db
+      .prepare(`SELECT DISTINCT run_id FROM ${table} WHERE run_id NOT IN (SELECT id FROM runs)`)
+      .all() as {
+      run_id: string;
+    }[])
+      out.push({
+        subject: `${table} of ${r.run_id}`,
+        problem: `${table === 'group_results' ? 'per-group' : 'per-entry'} results are stored for run ${r.run_id}, which is not a stored run: they were written outside GradProof`,
+      });
   for (const [k, list] of index.bindings) {
     if (seen.has(k)) continue;
     const [table, key] = k.split('\u0000') as [string, string];
