@@ -162,6 +162,8 @@ export interface IdentityView {
   account: AccountRef | null;
   /** Other identities created by the same OS account: as far as the machine knows, the same person. */
   sameAccountAs: string[];
+  /** Whether the stored identity is still the one the audit log created. */
+  integrity?: { ok: boolean; problem?: string };
 }
 
 export interface VerificationView {

@@ -14,7 +14,7 @@ import {
   validatePassphrase,
 } from '../signing/identities.js';
 import { enrollIdentity, enrollmentOf, getPolicy, setPolicy } from '../signing/policy.js';
-import type { LogHead } from '../store/audit-log.js';
+import { type LogHead, auditTrail } from '../store/audit-log.js';
 import { type Store, openStore } from '../store/database.js';
 import { defaultDatabasePath } from '../store/paths.js';
 import { annotateRun, getRun, listRuns } from '../store/runs.js';
@@ -133,6 +133,7 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
         );
       for (const i of ids) {
         out(`${plain(i.name).padEnd(24)} ${i.role.padEnd(13)} ${i.fingerprint}  ${i.id}`);
+        if (i.integrity && !i.integrity.ok) out(`  ALTERED: ${plain(i.integrity.problem ?? '')}`);
         out(
           `  created by ${describeAccount(i.account)}${i.sameAccountAs.length ? `, which also holds ${i.sameAccountAs.map(plain).join(', ')}` : ''}`,
         );
@@ -488,6 +489,35 @@ export function registerStoreCommands(program: Command, setExit: (code: number) 
       } finally {
         store.db.close();
       }
+    });
+
+  program
+    .command('log')
+    .description('the audit log, newest first: every change, sign-off and failed passphrase attempt (reads only)')
+    .option('--subject <id>', 'only entries about this run, report or identity key id')
+    .option('--failed-attempts', 'only failed passphrase attempts')
+    .option('--limit <n>', 'how many', (v) => Number(v), 50)
+    .option('--json', 'print JSON')
+    .action((o: { subject?: string; failedAttempts?: boolean; limit: number; json?: boolean }) => {
+      const t = withStore(
+        program,
+        (s) =>
+          auditTrail(s.db, {
+            ...(o.subject ? { subject: o.subject } : {}),
+            ...(o.failedAttempts ? { actions: ['identity.unlock_failed'] } : {}),
+            limit: o.limit,
+          }),
+        { readonly: true },
+      );
+      if (o.json) return void json(t);
+      if (!t.chain.ok) out(`THE AUDIT LOG IS BROKEN: ${plain(t.chain.problem ?? '')}`);
+      for (const e of t.entries) {
+        const d = e.details as Record<string, unknown>;
+        const about = typeof d?.name === 'string' ? ` (${plain(d.name)})` : '';
+        const why = typeof d?.purpose === 'string' ? `: ${plain(d.purpose)}` : '';
+        out(`${String(e.seq).padStart(6)}  ${e.at}  ${e.action.padEnd(22)} ${plain(e.subject)}${about}${why}`);
+      }
+      if (t.entries.length === 0) out('no entries');
     });
 
   program

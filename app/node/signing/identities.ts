@@ -12,6 +12,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Store } from '../store/database.js';
 import { appendAudit } from '../store/audit-log.js';
 import { logIndex } from '../store/log-index.js';
+import { identityProblem } from '../store/integrity.js';
 import { rowDigest } from '../store/seals.js';
 import { fingerprint, keyIdOf } from './dsse.js';
 import { getPolicy } from './policy.js';
@@ -34,6 +35,8 @@ export interface Identity {
   account: AccountRef | null;
   /** Other identities created by the same OS account: the same person, as far as the machine knows. */
   sameAccountAs: string[];
+  /** Whether the stored identity is the one the audit log created (listIdentities fills it in). */
+  integrity?: { ok: boolean; problem?: string };
 }
 
 /**
@@ -189,7 +192,11 @@ function allRows(store: Store): IdentityRow[] {
 
 export function listIdentities(store: Store): Identity[] {
   const rows = allRows(store);
-  return rows.map((r) => toIdentity(r, rows));
+  const index = logIndex(store.db);
+  return rows.map((r) => {
+    const problem = identityProblem(store.db, index, r.id);
+    return { ...toIdentity(r, rows), integrity: problem ? { ok: false, problem } : { ok: true } };
+  });
 }
 
 /**

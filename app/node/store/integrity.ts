@@ -268,3 +268,19 @@ export function storeFindings(db: Database.Database): Finding[] {
       });
   return out;
 }
+
+const runCache = new WeakMap<Database.Database, { key: string; problems: Map<string, string | undefined> }>();
+
+/**
+ * runProblem for the read path (every run a list or a compare shows), remembered until the
+ * database changes (by this connection or another), so a long list is checked once, not per view.
+ */
+export function runProblemCached(db: Database.Database, runId: string): string | undefined {
+  const version = db.pragma('data_version', { simple: true }) as number;
+  const changes = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  const key = `${version}:${changes}`;
+  let hit = runCache.get(db);
+  if (!hit || hit.key !== key) runCache.set(db, (hit = { key, problems: new Map() }));
+  if (!hit.problems.has(runId)) hit.problems.set(runId, runProblem(db, logIndex(db), runId));
+  return hit.problems.get(runId);
+}

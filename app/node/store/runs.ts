@@ -9,8 +9,7 @@ import { VERSION } from '../version.js';
 import { appendAudit } from './audit-log.js';
 import { sha256Hex } from '../util/hash.js';
 import type { Store } from './database.js';
-import { runProblem } from './integrity.js';
-import { logIndex } from './log-index.js';
+import { runProblemCached } from './integrity.js';
 import { ownProcess } from './process-start.js';
 import {
   type ArtifactTable,
@@ -296,7 +295,7 @@ const SELECT_RUN = `
   JOIN implementations i ON i.sha256 = r.implementation_sha256`;
 
 function toRecord(store: Store, row: RunRow): RunRecord {
-  const problem = runProblem(store.db, logIndex(store.db), row.id);
+  const problem = runProblemCached(store.db, row.id);
   const annotations = readAnnotations(store.db, row.id) ?? { name: null, tags: [], notes: null };
   const record: RunRecord = {
     id: row.id,
