@@ -1,16 +1,9 @@
 import { type ApiErrorBody, isMethod, toApiErrorBody } from '../app/core/api/contract.js';
+import { isAppUrl } from './app-origin.js';
 
-/** Where GradProof's own window is loaded from (a privileged custom protocol, not file://). */
-export const APP_ORIGIN = 'app://gradproof';
-
+/** Only a frame showing GradProof's own pages may call the API. */
 export function isTrustedSender(url: string | undefined): boolean {
-  if (!url) return false;
-  try {
-    const u = new URL(url);
-    return u.protocol === 'app:' && u.host === 'gradproof';
-  } catch {
-    return false;
-  }
+  return isAppUrl(url);
 }
 
 export interface SenderEvent {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test` needs a few programs from the operating system: Chromium (end-to-end and PDF
-// tests), poppler (PDF to text and PNG), the sqlite3 shell (tampering tests) and openssl
-// (offline bundle verification). On a fresh Debian machine this installs the missing ones
+// tests), poppler (PDF to text and PNG), the sqlite3 shell (tampering tests), openssl
+// (offline bundle verification) and PyTorch for Debian's /usr/bin/python3 (the torch
+// adapter's tests run real torch, never a stand-in). On a fresh Debian machine this installs the missing ones
 // with apt-get (as root), so the README's test command passes by itself; elsewhere it says
 // what to install and stops before any test runs.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,7 +14,12 @@ const NEEDS = [
   ['pdftotext, pdftoppm', 'poppler-utils', () => has('pdftotext') && has('pdftoppm')],
   ['sqlite3', 'sqlite3', () => has('sqlite3')],
   ['openssl', 'openssl', () => has('openssl')],
+  ['torch for /usr/bin/python3', 'python3-torch', () => imports('/usr/bin/python3', 'torch, numpy')],
 ];
+
+function imports(python, modules) {
+  return spawnSync(python, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
+}
 
 function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

@@ -91,10 +91,10 @@ describe('the GradProof UI, end to end', () => {
     await page.click('button:has-text("Run audit")');
     await page.waitForSelector('text=ε must be greater than 0');
     await page.fill('#f-eps', 'abc');
-    await page.waitForSelector('text=enter a number, e.g. 1e-7');
+    await page.waitForSelector('text=give a number such as 1e-7, or auto');
     await shot('new-audit-invalid');
     await page.fill('#f-eps', '1e-7');
-    await page.waitForSelector('text=enter a number', { state: 'detached' });
+    await page.waitForSelector('text=give a number such as 1e-7', { state: 'detached' });
     await shot('new-audit');
   });
 

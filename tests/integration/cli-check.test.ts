@@ -45,7 +45,7 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
     expect(r.stdout).toMatch(/difference\s+0\.28509315677/);
     expect(r.stdout).toMatch(/threshold 2e-7/);
     expect(r.stdout).toMatch(/47 parameters, \d+ cost evaluations, \d+\.\d+ s/);
-    expect(r.stdout).toMatch(/W2\s+3x5\s+3\.333e-1\s+FAIL\s+backward is 2\.000× the true gradient/);
+    expect(r.stdout).toMatch(/W2\s+3×5\s+3\.333e-1\s+FAIL\s+backward is 2\.000× the true gradient/);
   });
 
   it('check-1d --x 2 --theta 4: J = 8, dθ = 2, difference ≈ 2.919e-10, pass', () => {
@@ -117,8 +117,14 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
     );
     const cases: [string, string[], RegExp][] = [
       ['unknown flag', ['check', '--frobnicate'], /unknown option '--frobnicate'/],
-      ['negative epsilon', ['check', '--epsilon', '-1'], /--epsilon must be greater than 0/],
-      ['non-numeric epsilon', ['check', '--epsilon', 'abc'], /--epsilon must be a number/],
+      ['negative epsilon', ['check', '--epsilon', '-1'], /--epsilon -1: ε must be greater than 0/],
+      ['huge epsilon', ['check', '--epsilon', '1e300'], /--epsilon 1e\+300: ε above 1 is no longer a small step/],
+      [
+        'tiny epsilon',
+        ['check', '--epsilon', '1e-20', '--subject', 'python3 resources/examples/notebook/notebook_fixed.py'],
+        /--epsilon 1e-20 is too small for θ₀/,
+      ],
+      ['non-numeric epsilon', ['check', '--epsilon', 'abc'], /--epsilon abc: give a number such as 1e-7, or auto/],
       [
         'missing model file',
         ['check', '--model', path.join(dir, 'nope.json')],
@@ -130,9 +136,24 @@ describe('gradproof check (the CLI, as a user runs it)', () => {
       ['unknown command', ['chekc'], /unknown command 'chekc'/],
       ['data that does not fit', ['check', '--model', 'mlp:3,2,1'], /does not fit/],
       ['bad random rows', ['check', '--data', 'random:zero'], /random:ROWS/],
-      ['bad scheme', ['check', '--scheme', 'backward'], /--scheme must be one of forward, central, five-point/],
-      ['bad mode', ['check', '--mode', 'quick'], /--mode must be one of full, fast/],
-      ['zero directions', ['check', '--directions', '0'], /--directions must be a whole number from 1/],
+      [
+        'bad scheme',
+        ['check', '--scheme', 'backward'],
+        /--scheme backward: choose one of forward, central, five-point/,
+      ],
+      ['bad mode', ['check', '--mode', 'quick'], /--mode quick: choose one of full, fast/],
+      [
+        'timeout past an hour',
+        ['check', '--subject', 'python3 x.py', '--timeout', '3000000'],
+        /--timeout 3000000: a subject may take at most 3600 s/,
+      ],
+      ['too many workers', ['check', '--workers', '256'], /--workers 256: at most 64 workers/],
+      [
+        'model with a subject',
+        ['check', '--subject', 'python3 x.py', '--model', 'mlp:3,2,1'],
+        /--subject brings its own model and backward: drop --model/,
+      ],
+      ['zero directions', ['check', '--directions', '0'], /--directions 0: at least one direction/],
     ];
     for (const [what, args, message] of cases) {
       it(what, () => {

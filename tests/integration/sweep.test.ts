@@ -4,20 +4,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../app/core/builtins/notebook.js';
 import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/builtins/synthetic.js';
-import { type CheckSettings, checkBuiltin } from '../../app/core/check/gradient-check.js';
+import { checkEngine, checkWorkers } from '../helpers/check.js';
 import { NOTEBOOK_BUGS, parseDefect } from '../../app/core/model/defects.js';
-import type { Progress } from '../../app/node/sweep/progress.js';
-import { runBuiltinSweep } from '../../app/node/sweep/run-sweep.js';
+import type { Progress } from '../../app/core/check/progress.js';
 import { startSlowCheck } from '../helpers/cli.js';
 import { sameDigits } from '../helpers/golden.js';
 import { CancelledError } from '../../app/core/errors.js';
-
-const settings = (evaluation: 'incremental' | 'full' = 'incremental'): CheckSettings => ({
-  epsilon: 1e-7,
-  threshold: 2e-7,
-  scheme: 'central',
-  evaluation,
-});
 
 function osThreads(): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
@@ -33,9 +25,9 @@ const job = {
 
 describe('the worker-thread sweep', () => {
   it('gives identical results, bit for bit, on 1, 2 and 4 workers (and equals the in-thread reference)', async () => {
-    const reference = checkBuiltin(job, settings());
+    const reference = await checkEngine(job);
     const runs = await Promise.all(
-      [1, 2, 4].map((workers) => runBuiltinSweep(job, settings(), { workers, shardSize: 17 })),
+      [1, 2, 4].map((workers) => checkWorkers(job, {}, 'incremental', { workers, shardSize: 17 })),
     );
     for (const r of runs) expect(r).toEqual(reference);
     expect(reference.verdict).toBe('fail');
@@ -43,11 +35,9 @@ describe('the worker-thread sweep', () => {
 
   it("reproduces the notebook's 0.285093156781 through the workers in both evaluation modes", async () => {
     for (const mode of ['incremental', 'full'] as const) {
-      const r = await runBuiltinSweep(
-        { spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS },
-        settings(mode),
-        { workers: 2 },
-      );
+      const r = await checkWorkers({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS }, {}, mode, {
+        workers: 2,
+      });
       expect(sameDigits(r.difference, 0.285093156781, 9)).toBe(true);
     }
   });
@@ -61,8 +51,8 @@ describe('the worker-thread sweep', () => {
       defects: NOTEBOOK_BUGS,
     };
     const [inc, full] = await Promise.all([
-      runBuiltinSweep(wjob, settings('incremental'), { workers: 1 }),
-      runBuiltinSweep(wjob, settings('full'), { workers: 1 }),
+      checkWorkers(wjob, {}, 'incremental', { workers: 1 }),
+      checkWorkers(wjob, {}, 'full', { workers: 1 }),
     ]);
     expect(inc.verdict).toBe(full.verdict);
     expect(Math.abs(inc.difference - full.difference)).toBeLessThan(1e-6 * full.difference);
@@ -74,7 +64,11 @@ describe('the worker-thread sweep', () => {
 
   it('reports progress: done rises to total, with a rate and an ETA', async () => {
     const seen: Progress[] = [];
-    await runBuiltinSweep(job, settings(), { workers: 2, shardSize: 25, onProgress: (p) => seen.push(p) });
+    await checkWorkers(job, {}, 'incremental', {
+      workers: 2,
+      shardSize: 25,
+      onProgress: (p) => p.phase === 'sweep' && seen.push(p),
+    });
     expect(seen.length).toBeGreaterThan(3);
     const dones = seen.map((p) => p.done);
     expect([...dones].sort((a, b) => a - b)).toEqual(dones);
@@ -84,13 +78,13 @@ describe('the worker-thread sweep', () => {
   });
 
   it('cancels within a second and leaves no worker thread alive', async () => {
-    await runBuiltinSweep(job, settings(), { workers: 2 }); // warm: libuv and V8 threads exist now
+    await checkWorkers(job, {}, 'incremental', { workers: 2 }); // warm: libuv and V8 threads exist now
     const before = osThreads();
     const big = parseMlpSpec('mlp:30,64,32,1');
     const slow = { spec: big, theta: initParameters(big, 1), data: randomDataset(big, 2048, 1), defects: [] };
     const ac = new AbortController();
     let abortedAt = 0;
-    const run = runBuiltinSweep(slow, settings('full'), {
+    const run = checkWorkers(slow, {}, 'full', {
       workers: 2,
       signal: ac.signal,
       onProgress: () => {

@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../app/core/builtins/notebook.js';
 import { initParameters, parseMlpSpec, randomDataset } from '../../app/core/builtins/synthetic.js';
-import { type CheckSettings, checkBuiltin } from '../../app/core/check/gradient-check.js';
-import { missProbability } from '../../app/core/check/fast-mode.js';
+import { missProbability, thresholdTolerance } from '../../app/core/check/directions.js';
+import type { CheckSettings } from '../../app/core/check/orchestrator.js';
+import { checkEngine } from '../helpers/check.js';
 import { NOTEBOOK_BUGS, parseDefect } from '../../app/core/model/defects.js';
 import { Network } from '../../app/core/model/network.js';
 
-const base: CheckSettings = { epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation: 'incremental' };
 const spec = parseMlpSpec('mlp:6,8,5,1');
 const theta = initParameters(spec, 4);
 const data = randomDataset(spec, 40, 4);
 const check = (defect: string, extra: Partial<CheckSettings> = {}) =>
-  checkBuiltin({ spec, theta, data, defects: defect ? [parseDefect(defect)] : [] }, { ...base, ...extra });
+  checkEngine({ spec, theta, data, defects: defect ? [parseDefect(defect)] : [] }, extra);
 
 describe('diagnosis: each injected defect is found and named for what it is', () => {
   const cases: [string, string, string[], Record<string, unknown>][] = [
@@ -24,8 +24,8 @@ describe('diagnosis: each injected defect is found and named for what it is', ()
     ['layer2:drop-derivative', 'missing-activation-derivative', ['W1', 'b1', 'W2', 'b2'], { layer: 2 }],
   ];
   for (const [defect, kind, groups, evidence] of cases) {
-    it(`${defect} → ${kind} on ${groups.join(', ')}`, () => {
-      const r = check(defect);
+    it(`${defect} → ${kind} on ${groups.join(', ')}`, async () => {
+      const r = await check(defect);
       expect(r.verdict).toBe('fail');
       const failing = r.groups.filter((g) => g.verdict === 'fail');
       expect(failing.map((g) => g.name)).toEqual(groups);
@@ -42,14 +42,14 @@ describe('diagnosis: each injected defect is found and named for what it is', ()
     });
   }
 
-  it('the correct network passes with no diagnosis', () => {
-    const r = check('');
+  it('the correct network passes with no diagnosis', async () => {
+    const r = await check('');
     expect(r.verdict).toBe('pass');
     expect(r.groups.every((g) => !g.diagnosis)).toBe(true);
   });
 
-  it('worst entries are named by group and index with analytic, numerical and both errors', () => {
-    const r = check('W2:scale:3');
+  it('worst entries are named by group and index with analytic, numerical and both errors', async () => {
+    const r = await check('W2:scale:3');
     const w = r.worst[0]!;
     expect(w.name).toMatch(/^W2\[\d,\d\]$/);
     expect(w.absError).toBeCloseTo(Math.abs(w.analytic - w.numerical), 12);
@@ -58,30 +58,62 @@ describe('diagnosis: each injected defect is found and named for what it is', ()
 });
 
 describe('kink awareness', () => {
-  it('a correct ReLU network sitting within ε of a kink is inconclusive, with the entries named, not failed', () => {
+  it('a correct ReLU network within ε of a kink: those entries are named, re-estimated at a smaller step, and it passes', async () => {
     const c = notebookCase();
     const net = new Network(NOTEBOOK_FRAUD_SPEC);
     const z1 = net.forward(c.theta, c.data).Z[1]!;
     // Move b1[1] so that unit 1's pre-activation for example 2 sits 3e-8 below zero.
     const theta = c.theta.slice();
     theta[21] = theta[21]! - z1.get(1, 2) - 3e-8;
-    const r = checkBuiltin({ spec: NOTEBOOK_FRAUD_SPEC, theta, data: c.data, defects: [] }, base);
-    expect(r.verdict).toBe('inconclusive');
-    expect(r.inconclusive.entries).toBeGreaterThan(0);
-    const names = r.inconclusive.examples.map((e) => e.name);
-    expect(names).toContain('b1[1,0]');
-    expect(names.every((n) => /^(W1\[1,\d\]|b1\[1,0\])$/.test(n))).toBe(true);
-    expect(r.groups.some((g) => g.verdict === 'fail')).toBe(false);
-    expect(r.findings.join(' ')).toMatch(/straddle a ReLU kink.*inconclusive, not failed/);
+    const r = await checkEngine({ spec: NOTEBOOK_FRAUD_SPEC, theta, data: c.data, defects: [] });
+    expect(r.verdict).toBe('pass');
+    const kinked = r.inconclusive.examples;
+    expect(kinked.map((e) => e.name)).toContain('b1[1,0]');
+    expect(kinked.every((e) => /^(W1\[1,\d\]|b1\[1,0\])$/.test(e.name))).toBe(true);
+    // At ε/10 the step no longer reaches the kink: judged there, not left aside.
+    expect(kinked.every((e) => e.status === 'kink-resolved' && e.epsilon === 1e-8)).toBe(true);
+    expect(r.inconclusive.entries).toBe(0);
+    expect(r.findings.join(' ')).toMatch(/crossed a kink at ε.*re-estimated at a smaller step/);
   });
 
-  it('the same network with a real bug still fails: kinks never hide a bug', () => {
+  it('a pre-activation exactly at the kink: backward returns the one-sided derivative, and the group passes', async () => {
+    const c = notebookCase();
+    const net = new Network(NOTEBOOK_FRAUD_SPEC);
+    const z1 = net.forward(c.theta, c.data).Z[1]!;
+    const theta = c.theta.slice();
+    theta[21] = theta[21]! - z1.get(1, 2); // Z1[1,2] = 0 to the last bit
+    const z = net.forward(theta, c.data).Z[1]!.get(1, 2);
+    const r = await checkEngine({ spec: NOTEBOOK_FRAUD_SPEC, theta, data: c.data, defects: [] });
+    if (z === 0) {
+      const b1 = r.inconclusive.examples.find((e) => e.name === 'b1[1,0]')!;
+      expect(b1.status).toBe('kink-subgradient');
+      expect(Math.abs(b1.analytic - b1.oneSided!.left)).toBeLessThan(1e-6 * Math.abs(b1.analytic) + 1e-9);
+    }
+    expect(r.verdict).toBe('pass');
+  });
+
+  it('a wrong factor at a kink is no subgradient: the group fails or is inconclusive, never passes', async () => {
+    const c = notebookCase();
+    const net = new Network(NOTEBOOK_FRAUD_SPEC);
+    const z1 = net.forward(c.theta, c.data).Z[1]!;
+    const theta = c.theta.slice();
+    theta[21] = theta[21]! - z1.get(1, 2);
+    const r = await checkEngine({
+      spec: NOTEBOOK_FRAUD_SPEC,
+      theta,
+      data: c.data,
+      defects: [parseDefect('b1:scale:1.5')],
+    });
+    expect(r.groups.find((g) => g.name === 'b1')!.verdict).toBe('fail');
+  });
+
+  it('the same network with a real bug still fails: kinks never hide a bug', async () => {
     const c = notebookCase();
     const net = new Network(NOTEBOOK_FRAUD_SPEC);
     const z1 = net.forward(c.theta, c.data).Z[1]!;
     const theta = c.theta.slice();
     theta[21] = theta[21]! - z1.get(1, 2) - 3e-8;
-    const r = checkBuiltin({ spec: NOTEBOOK_FRAUD_SPEC, theta, data: c.data, defects: NOTEBOOK_BUGS }, base);
+    const r = await checkEngine({ spec: NOTEBOOK_FRAUD_SPEC, theta, data: c.data, defects: NOTEBOOK_BUGS });
     expect(r.verdict).toBe('fail');
   });
 });
@@ -98,8 +130,8 @@ describe('schemes and the ε sweep', () => {
     ['forward', 1],
     ['five-point', 4],
   ] as const) {
-    it(`${scheme}: a correct network's difference falls with slope ≈ ${expected}, then a round-off floor`, () => {
-      const r = checkBuiltin(smooth, { ...base, scheme, epsilonSweep: true });
+    it(`${scheme}: a correct network's difference falls with slope ≈ ${expected}, then a round-off floor`, async () => {
+      const r = await checkEngine(smooth, { scheme, epsilonSweep: true });
       expect(r.verdict).toBe('pass');
       const sw = r.epsilonSweep!;
       expect(sw.points.map((p) => p.epsilon)).toEqual([1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10]);
@@ -112,10 +144,10 @@ describe('schemes and the ε sweep', () => {
     });
   }
 
-  it("the notebook's buggy backward is a flat line: named a real bug", () => {
-    const r = checkBuiltin(
+  it("the notebook's buggy backward is a flat line: named a real bug", async () => {
+    const r = await checkEngine(
       { spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS },
-      { ...base, epsilonSweep: true },
+      { epsilonSweep: true },
     );
     const sw = r.epsilonSweep!;
     expect(sw.flat).toBe(true);
@@ -125,10 +157,10 @@ describe('schemes and the ε sweep', () => {
 });
 
 describe('fast mode', () => {
-  it("catches the notebook's bugs along random directions and sweeps only W2 and b1 entry by entry", () => {
-    const r = checkBuiltin(
+  it("catches the notebook's bugs along random directions and sweeps only W2 and b1 entry by entry", async () => {
+    const r = await checkEngine(
       { spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS },
-      { ...base, mode: 'fast', directions: 4 },
+      { mode: 'fast', directions: 4 },
     );
     expect(r.mode).toBe('fast');
     expect(r.verdict).toBe('fail');
@@ -143,29 +175,30 @@ describe('fast mode', () => {
     expect(r.fast!.missProbability).toBeLessThan(1e-6);
   });
 
-  it('passes a correct network in far fewer evaluations than a full sweep', () => {
+  it('passes a correct network in far fewer evaluations than a full sweep', async () => {
     const big = parseMlpSpec('mlp:20,40,20,1');
     const job = { spec: big, theta: initParameters(big, 2), data: randomDataset(big, 64, 2), defects: [] };
-    const r = checkBuiltin(job, { ...base, mode: 'fast', directions: 3 });
+    const r = await checkEngine(job, { mode: 'fast', directions: 3 });
     expect(r.verdict).toBe('pass');
     expect(r.evaluations).toBeLessThan(0.1 * 2 * r.parameters);
     expect(r.fast!.escalated).toEqual([]);
   });
 
-  it('a single flipped bias is caught in fast mode too', () => {
-    const r = check('b3:flip', { mode: 'fast' });
+  it('a single flipped bias is caught in fast mode too', async () => {
+    const r = await check('b3:flip', { mode: 'fast' });
     expect(r.verdict).toBe('fail');
     expect(r.fast!.escalated).toEqual(['b3']);
     expect(r.groups.find((g) => g.name === 'b3')!.diagnosis!.kind).toBe('sign-flip');
   });
 
   it('states the chance of missing an error: smaller with more directions and larger errors', () => {
-    const p4 = missProbability(4, 2e-7, 1e-3);
+    const miss = (k: number, rho: number): number => missProbability(k, thresholdTolerance(2e-7, 1, k), rho, 1);
+    const p4 = miss(4, 1e-3);
     expect(p4).toBeGreaterThan(0);
     expect(p4).toBeLessThan(1e-10);
-    expect(missProbability(8, 2e-7, 1e-3)).toBeLessThan(p4);
-    expect(missProbability(4, 2e-7, 1e-5)).toBeGreaterThan(p4);
+    expect(miss(8, 1e-3)).toBeLessThan(p4);
+    expect(miss(4, 1e-5)).toBeGreaterThan(p4);
     // an error the size of the threshold is hard to see along few directions
-    expect(missProbability(1, 2e-7, 2e-7)).toBeGreaterThan(0.5);
+    expect(miss(1, 2e-7)).toBeGreaterThan(0.5);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ErrorKind, GradProofError, errorMessage } from '../errors.js';
 import type { CheckResult, Verdict } from '../check/result.js';
+import { SCHEMES } from '../check/schemes.js';
 import type { RunComparison } from '../report/compare-runs.js';
 import type { AccountRef, AuditPredicate, Meaning, Statement } from '../report/statement.js';
 import { MAX_PASSPHRASE_LENGTH, passphraseProblem } from '../identity/passphrase-strength.js';
@@ -21,9 +22,28 @@ const newPassphrase = z.string().superRefine((p, ctx) => {
 });
 const role = z.enum(['engineer', 'reviewer', 'administrator']);
 
+const timeout = z
+  .number()
+  .positive('the timeout must be greater than 0')
+  .max(3600, 'a subject may take at most 3600 s (an hour) per request')
+  .default(120);
+/** A dataset reference: builtin:notebook-case, builtin:payments, random:ROWS, or a .csv, .npy, .npz or .json file. */
+const dataRef = z.string().min(1, 'choose a dataset').max(4000);
+const label = z.string().max(200).optional();
+
+/**
+ * The implementation under audit, and what belongs to it. GradProof's engine takes a model,
+ * its weights and a dataset (with defaults: the notebook's network on its own test case); a
+ * JS/TS module may take a dataset; a process or a PyTorch script brings its own model and data.
+ */
 export const implementationSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('builtin'),
+    model: z.string().min(1, 'choose a model').max(4000).default('builtin:notebook-fraud'),
+    weights: z.string().min(1).max(4000).optional(),
+    data: dataRef.default('builtin:notebook-case'),
+    label,
+    standardize: z.boolean().default(false),
     backprop: z.enum(['correct', 'notebook-buggy']).default('correct'),
     defects: z
       .array(
@@ -31,34 +51,66 @@ export const implementationSchema = z.discriminatedUnion('kind', [
       )
       .max(20)
       .default([]),
+    /** incremental (reuses cached activations) or full (a whole forward pass per evaluation, the notebook's way). */
+    evaluation: z.enum(['incremental', 'full']).default('incremental'),
   }),
   z.strictObject({
     kind: z.literal('process'),
-    command: z.string().min(1, 'give the command that runs your subject').max(4000),
-    timeout: z.number().positive().max(3600).default(120),
+    command: z.string().trim().min(1, 'give the command that runs your subject').max(4000),
+    timeout,
   }),
   z.strictObject({
     kind: z.literal('module'),
     path: z.string().min(1, 'give the path of your .js or .ts module').max(4000),
-    timeout: z.number().positive().max(3600).default(120),
+    data: dataRef.optional(),
+    label,
+    standardize: z.boolean().default(false),
+    timeout,
+  }),
+  z.strictObject({
+    kind: z.literal('pytorch'),
+    /** A Python file that serves its model through gradproof_torch (serve_module or serve_function). */
+    script: z.string().min(1, 'give the path of your Python script').max(4000),
+    /** The interpreter with torch installed; default GRADPROOF_PYTHON, else python3. */
+    python: z.string().min(1).max(4000).optional(),
+    timeout,
   }),
 ]);
 
 export const checkRequestSchema = z.strictObject({
-  model: z.string().min(1, 'choose a model').max(4000).default('builtin:notebook-fraud'),
-  weights: z.string().max(4000).optional(),
-  data: z.string().min(1, 'choose a dataset').max(4000).default('builtin:notebook-case'),
-  label: z.string().max(200).optional(),
-  standardize: z.boolean().default(false),
-  implementation: implementationSchema.default({ kind: 'builtin', backprop: 'correct', defects: [] }),
-  scheme: z.enum(['forward', 'central', 'five-point']).default('central'),
-  epsilon: z.number().positive('ε must be greater than 0').max(1, 'ε above 1 is no longer a small step').default(1e-7),
-  threshold: z.number().positive('the threshold must be greater than 0').max(1).default(2e-7),
+  implementation: implementationSchema.default({
+    kind: 'builtin',
+    model: 'builtin:notebook-fraud',
+    data: 'builtin:notebook-case',
+    standardize: false,
+    backprop: 'correct',
+    defects: [],
+    evaluation: 'incremental',
+  }),
+  scheme: z.enum(SCHEMES).default('central'),
+  /** The step, or 'auto': chosen for each group from a short ε sweep. */
+  epsilon: z
+    .union(
+      [
+        z.literal('auto'),
+        z.number().positive('ε must be greater than 0').max(1, 'ε above 1 is no longer a small step; use at most 1'),
+      ],
+      { error: 'give a number such as 1e-7, or auto' },
+    )
+    .default(1e-7),
+  threshold: z
+    .number()
+    .positive('the threshold must be greater than 0')
+    .max(1, 'a threshold above 1 passes anything')
+    .default(2e-7),
   mode: z.enum(['full', 'fast']).default('full'),
-  directions: z.number().int().min(1).max(10000).default(4),
-  evaluation: z.enum(['incremental', 'full']).default('incremental'),
-  workers: z.number().int().min(1, 'at least one worker').max(256).optional(),
+  /** Fast mode: random directions per parameter group. */
+  directions: z.number().int().min(1, 'at least one direction').max(10000).default(4),
+  /** Fast mode: the relative error size whose chance of being missed is stated. */
+  detect: z.number().positive('the size must be greater than 0').max(1).default(1e-3),
+  workers: z.number().int().min(1, 'at least one worker').max(64, 'at most 64 workers').optional(),
   epsilonSweep: z.boolean().default(false),
+  /** Seeds synthetic weights and data (numpy RandomState) and fast mode's directions. */
   seed: z.number().int().min(0).max(4294967295).default(1),
 });
 

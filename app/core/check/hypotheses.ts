@@ -1,4 +1,4 @@
-import type { BuiltinJob } from './gradient-check.js';
+import type { BuiltinJob } from './builtin.js';
 import { Network } from '../model/network.js';
 import { hasKink } from '../model/activations.js';
 import { deltaIncludesActivation } from '../model/losses.js';
@@ -17,7 +17,8 @@ const REPRODUCED = 1e-9;
  */
 export function explainByReproduction(result: CheckResult, job: BuiltinJob, grad: Float64Array): CheckResult {
   const open = result.groups.filter(
-    (g) => g.verdict === 'fail' && (g.diagnosis?.kind === 'mismatch' || g.diagnosis?.kind === 'unrelated'),
+    (g) =>
+      g.verdict === 'fail' && ['mismatch', 'unrelated', 'opposed', 'dropped-path'].includes(g.diagnosis?.kind ?? ''),
   );
   if (open.length === 0) return result;
   const net = new Network(job.spec);

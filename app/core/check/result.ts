@@ -1,9 +1,20 @@
+import type { Precision, PrecisionSource } from './estimator.js';
 import type { Scheme } from './schemes.js';
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
 export type DiagnosisKind =
-  'scale' | 'sign-flip' | 'zero' | 'transposed' | 'missing-activation-derivative' | 'unrelated' | 'mismatch';
+  | 'scale'
+  | 'sign-flip'
+  | 'zero'
+  | 'transposed'
+  | 'entries'
+  | 'missing-term'
+  | 'missing-activation-derivative'
+  | 'dropped-path'
+  | 'opposed'
+  | 'unrelated'
+  | 'mismatch';
 
 export interface Diagnosis {
   kind: DiagnosisKind;
@@ -15,9 +26,18 @@ export interface Diagnosis {
   residual: number;
   /** For a missing activation derivative: the layer whose derivative is left out. */
   layer?: number;
+  /** For wrong entries: each of them, with both values. */
+  entries?: EntryReport[];
+  /** For a transposed gradient: the axes it was permuted by. */
+  axes?: number[];
+  /** For a missing or wrong term: which, and the coefficient the backward is short by. */
+  term?: { kind: 'L1' | 'L2'; coefficient: number };
   /** One sentence for people, e.g. "W2: backward is 2.000× the true gradient". */
   summary: string;
 }
+
+/** How an entry was judged: its first estimate, re-estimated at a smaller step past a kink, or left at a kink. */
+export type EntryStatus = 'smooth' | 'kink-resolved' | 'kink-subgradient' | 'kink-unresolved';
 
 export interface EntryReport {
   index: number;
@@ -28,28 +48,59 @@ export interface EntryReport {
   absError: number;
   relError: number;
   kinks?: number;
+  status?: EntryStatus;
+  /** The step the numerical value was taken at, where it differs from the group's. */
+  epsilon?: number;
+  /** One-sided slopes at the smallest step tried, for an entry left at a kink. */
+  oneSided?: { left: number; right: number };
+}
+
+export interface KinkCounts {
+  /** Entries whose perturbation crossed a kink at the group's ε. */
+  crossed: number;
+  /** … re-estimated cleanly at a smaller step. */
+  resolved: number;
+  /** … still at a kink, where the backward's value lies between the one-sided slopes (a valid subgradient). */
+  subgradient: number;
+  /** … still at a kink, not judged. */
+  unresolved: number;
 }
 
 export interface GroupReport {
   name: string;
-  shape: [number, number];
+  /** The tensor's own shape, any rank. */
+  shape: number[];
   size: number;
+  /** Formula (3) over every entry of the group at its ε (the notebook's figure). */
   difference: number;
   verdict: Verdict;
-  /** Why a group passed despite a difference above the threshold, or why it is inconclusive. */
+  /** Why the group passed despite a difference above the threshold, why it is inconclusive, or how it was judged. */
   note?: string;
-  /** Entries whose perturbation crossed a ReLU kink. */
+  /** What to do about an inconclusive group. */
+  fix?: string;
+  /** Entries whose perturbation crossed a kink (see `kinks` for what became of them). */
   kinkEntries: number;
+  kinks?: KinkCounts;
   /** How the group was judged: entry by entry, or (fast mode) along random directions. */
   method: 'entries' | 'directions';
   normAnalytic: number;
   normNumerical: number;
+  /** The step this group was judged at. */
+  epsilon: number;
+  /** ‖error‖ its finite differences may carry without any bug (round-off and truncation, measured). */
+  budget: number;
+  /** The smallest relative error this group's comparison can see: budget / (‖g‖ + ‖ĝ‖). */
+  resolution: number;
   diagnosis?: Diagnosis;
 }
 
 export interface NoiseEstimate {
-  /** Estimated standard deviation of one finite-difference entry from round-off. */
+  /** Standard deviation of one finite-difference entry at the run's ε from round-off. */
   perEntry: number;
+  /** The cost's own round-off or noise σ_J per evaluation. */
+  cost: number;
+  /** How σ_J was found: from fourth differences of smooth entries, from repeated evaluations at θ₀ (a noisy cost), or the precision's floor. */
+  source: 'fourth-differences' | 'repeated-evaluations' | 'precision-floor';
   sampled: number;
 }
 
@@ -57,12 +108,15 @@ export interface CheckResult {
   verdict: Verdict;
   difference: number;
   threshold: number;
-  epsilon: number;
+  /** The step asked for: a number, or 'auto' (each group's own in groups[].epsilon). */
+  epsilon: number | 'auto';
   scheme: Scheme;
   mode: 'full' | 'fast';
   parameters: number;
   evaluations: number;
   cost: number;
+  /** The precision the cost is computed in, and how GradProof knows it. */
+  precision: { precision: Precision; source: PrecisionSource };
   groups: GroupReport[];
   worst: EntryReport[];
   inconclusive: { entries: number; reason: string; examples: EntryReport[] };
@@ -73,6 +127,8 @@ export interface CheckResult {
   fast?: FastReport;
   /** The difference as ε shrinks, when asked for. */
   epsilonSweep?: EpsilonSweep;
+  /** --epsilon auto: the step chosen for each group and why. */
+  epsilonChoice?: { group: string; epsilon: number; error: number }[];
 }
 
 export interface DirectionTest {
@@ -84,17 +140,26 @@ export interface DirectionTest {
   /** |gᵀu − D_u| / ‖g_group‖: the relative error this direction exposes. */
   error: number;
   kinks: number;
+  attempt: number;
+}
+
+export interface FastGroupReport {
+  group: string;
+  /** Largest ‖gᵀU − D‖ that passes: the threshold's, or the finite differences' budget if larger. */
+  tolerance: number;
+  /** The chance that a backward error of relative size detectSize in this group went unnoticed. */
+  missProbability: number;
+  directions: number;
 }
 
 export interface FastReport {
   directionsPerGroup: number;
   seed: number;
-  /** Largest per-direction error that passes (threshold, or round-off if larger). */
-  tolerance: number;
   /** A backward whose relative error is at least this size … */
   detectSize: number;
-  /** … goes unnoticed by every direction of a group with this probability. */
-  missProbability: number;
+  /** … goes unnoticed by every direction of the weakest group that passed along them with this probability (null: none did). */
+  missProbability: number | null;
+  groups: FastGroupReport[];
   tests: DirectionTest[];
   /** Groups that failed along directions and were re-checked entry by entry. */
   escalated: string[];

@@ -3,96 +3,57 @@ import type { CostEvaluator } from '../model/evaluator.js';
 export const SCHEMES = ['forward', 'central', 'five-point'] as const;
 export type Scheme = (typeof SCHEMES)[number];
 
-/** Cost evaluations per parameter entry, beyond the one at θ₀. */
-export function evaluationsPerEntry(scheme: Scheme): number {
-  return scheme === 'forward' ? 1 : scheme === 'central' ? 2 : 4;
-}
-
 /** Order of the truncation error: the expected log-log slope of error against ε. */
 export function schemeOrder(scheme: Scheme): number {
   return scheme === 'forward' ? 1 : scheme === 'central' ? 2 : 4;
 }
 
-export interface EntryEstimate {
-  /** The finite-difference estimate of ∂J/∂θᵢ. */
-  value: number;
-  /** Kinked pre-activations crossed by any of the perturbations. */
-  kinks: number;
-}
-
 /**
- * One entry's finite difference. Central is exactly the notebook's
- * `(J_plus - J_minus) / (2 * epsilon)`.
+ * The one stencil. Every finite difference in GradProof reads the costs of one entry (or one
+ * direction) laid out as [J(+h), J(−h), J(+2h), J(−2h)], truncated to what is needed, plus J(θ₀):
+ * the same layout at step 2h is [J(+2h), J(−2h), J(+4h), J(−4h)], so the same function gives the
+ * estimate at h and at 2h. Central is exactly the notebook's `(J_plus - J_minus) / (2 * epsilon)`.
  */
-export function estimateEntry(ev: CostEvaluator, index: number, scheme: Scheme, epsilon: number): EntryEstimate {
-  const value = new Float64Array(1);
-  const kinks = new Uint32Array(1);
-  estimateInto(ev, index, scheme, epsilon, value, kinks, 0);
-  return { value: value[0]!, kinks: kinks[0]! };
-}
-
-/** estimateEntry written into approx[at] and kinks[at]: the sweep's inner loop, which allocates nothing. */
-function estimateInto(
-  ev: CostEvaluator,
-  index: number,
-  scheme: Scheme,
-  epsilon: number,
-  approx: Float64Array,
-  kinks: Uint32Array,
-  at: number,
-): void {
+export function applyStencil(scheme: Scheme, h: number, j0: number, c: ArrayLike<number>, at = 0): number {
   switch (scheme) {
-    case 'forward': {
-      const jp = ev.costAtEntry(index, epsilon);
-      approx[at] = (jp - ev.baseCost) / epsilon;
-      kinks[at] = ev.kinks;
-      return;
-    }
-    case 'central': {
-      const jp = ev.costAtEntry(index, epsilon);
-      const kp = ev.kinks;
-      const jm = ev.costAtEntry(index, -epsilon);
-      approx[at] = (jp - jm) / (2 * epsilon);
-      kinks[at] = kp + ev.kinks;
-      return;
-    }
-    case 'five-point': {
-      const jp2 = ev.costAtEntry(index, 2 * epsilon);
-      let k = ev.kinks;
-      const jp = ev.costAtEntry(index, epsilon);
-      k += ev.kinks;
-      const jm = ev.costAtEntry(index, -epsilon);
-      k += ev.kinks;
-      const jm2 = ev.costAtEntry(index, -2 * epsilon);
-      approx[at] = (jm2 - 8 * jm + 8 * jp - jp2) / (12 * epsilon);
-      kinks[at] = k + ev.kinks;
-      return;
-    }
+    case 'forward':
+      return (c[at]! - j0) / h;
+    case 'central':
+      return (c[at]! - c[at + 1]!) / (2 * h);
+    case 'five-point':
+      return (c[at + 3]! - 8 * c[at + 1]! + 8 * c[at]! - c[at + 2]!) / (12 * h);
   }
 }
 
-/** Estimates for entries [start, end) into `approx` and `kinks` (indexed from `start`). */
-export function estimateRange(
-  ev: CostEvaluator,
-  start: number,
-  end: number,
-  scheme: Scheme,
-  epsilon: number,
-  approx: Float64Array,
-  kinks: Uint32Array,
-): void {
-  for (let i = start; i < end; i++) estimateInto(ev, i, scheme, epsilon, approx, kinks, i - start);
+/** How many costs of the layout [+h, −h, +2h, −2h] a scheme reads. */
+export function stencilWidth(scheme: Scheme): number {
+  return scheme === 'forward' ? 1 : scheme === 'central' ? 2 : 4;
 }
 
-/** Estimates of `indices` at step `epsilon`, in that order, with their kink counts. */
-export function estimateIndices(
+/** The first `width` offsets of the layout at step h. */
+export function layoutOffsets(h: number, width: number): number[] {
+  return [h, -h, 2 * h, -2 * h].slice(0, width);
+}
+
+/** Cost evaluations per parameter entry that the scheme itself needs, beyond J(θ₀). */
+export function evaluationsPerEntry(scheme: Scheme): number {
+  return stencilWidth(scheme);
+}
+
+/**
+ * Costs at θ₀ + d·e_index for each offset d, written at out[at …]; kink crossings per offset
+ * (when the evaluator sees them) at kinks[at …]. The sweep's inner loop: it allocates nothing.
+ */
+export function costsAtEntry(
   ev: CostEvaluator,
-  indices: readonly number[],
-  scheme: Scheme,
-  epsilon: number,
-): { approx: Float64Array; kinks: Uint32Array } {
-  const approx = new Float64Array(indices.length);
-  const kinks = new Uint32Array(indices.length);
-  indices.forEach((i, j) => estimateInto(ev, i, scheme, epsilon, approx, kinks, j));
-  return { approx, kinks };
+  index: number,
+  offsets: readonly number[],
+  out: Float64Array,
+  kinks: Uint32Array,
+  at: number,
+): void {
+  for (let j = 0; j < offsets.length; j++) {
+    out[at + j] = ev.costAtEntry(index, offsets[j]!);
+    kinks[at + j] = ev.kinks;
+  }
 }

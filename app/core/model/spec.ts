@@ -21,9 +21,15 @@ export interface ModelSpec {
   loss: Loss;
 }
 
-/** One parameter tensor as the flat vector holds it: W1, b1, W2, b2, … row-major. */
+/**
+ * One parameter tensor as the flat vector holds it: W1, b1, W2, b2, … row-major. Any rank:
+ * `shape` is the tensor's own (a convolution weight is (F, C, kH, kW)); `rows` and `cols`
+ * view it as a matrix (rows = shape[0], cols = the product of the rest), which is how the
+ * built-in engine's dense layers use it.
+ */
 export interface ParamGroup {
   readonly name: string;
+  readonly shape: readonly number[];
   readonly rows: number;
   readonly cols: number;
   readonly offset: number;
@@ -41,6 +47,7 @@ export function paramGroups(spec: ModelSpec): ParamGroup[] {
     const l = i + 1;
     groups.push({
       name: `W${l}`,
+      shape: [layer.units, fanIn],
       rows: layer.units,
       cols: fanIn,
       offset,
@@ -49,7 +56,16 @@ export function paramGroups(spec: ModelSpec): ParamGroup[] {
       kind: 'weight',
     });
     offset += layer.units * fanIn;
-    groups.push({ name: `b${l}`, rows: layer.units, cols: 1, offset, size: layer.units, layer: l, kind: 'bias' });
+    groups.push({
+      name: `b${l}`,
+      shape: [layer.units, 1],
+      rows: layer.units,
+      cols: 1,
+      offset,
+      size: layer.units,
+      layer: l,
+      kind: 'bias',
+    });
     offset += layer.units;
     fanIn = layer.units;
   });
@@ -65,8 +81,7 @@ export function parameterCount(groups: readonly ParamGroup[]): number {
 export function entryName(groups: readonly ParamGroup[], index: number): string {
   for (const g of groups) {
     if (index >= g.offset && index < g.offset + g.size) {
-      const k = index - g.offset;
-      return `${g.name}[${Math.floor(k / g.cols)},${k % g.cols}]`;
+      return `${g.name}[${unravel(index - g.offset, g.shape).join(',')}]`;
     }
   }
   throw new RangeError(`parameter index ${index} is outside the model's ${parameterCount(groups)} parameters`);
@@ -75,4 +90,20 @@ export function entryName(groups: readonly ParamGroup[], index: number): string 
 export function groupOf(groups: readonly ParamGroup[], index: number): ParamGroup {
   for (const g of groups) if (index >= g.offset && index < g.offset + g.size) return g;
   throw new RangeError(`parameter index ${index} is outside the model`);
+}
+
+/** The multi-index of flat (row-major) position `k` in a tensor of `shape`. */
+export function unravel(k: number, shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d]!;
+    out[d] = k % n;
+    k = Math.floor(k / n);
+  }
+  return out;
+}
+
+/** "5×4", "8×3×3×3", "10": a shape as people read it. */
+export function shapeText(shape: readonly number[]): string {
+  return shape.join('×');
 }

@@ -165,7 +165,7 @@ export function reportHtml(r: PrintableReport): string {
   const groups = res.groups
     .map(
       (g) =>
-        `<tr><td class="mono">${esc(g.name)}</td><td>${g.shape[0]}×${g.shape[1]}</td><td class="mono">${sci(g.difference)}</td><td>${esc(g.verdict)}</td><td>${esc(g.diagnosis ? `${g.diagnosis.summary} (correlation ${g.diagnosis.correlation.toFixed(4)}, ${(g.diagnosis.residual * 100).toFixed(2)}% unexplained)` : (g.note ?? ''))}</td></tr>`,
+        `<tr><td class="mono">${esc(g.name)}</td><td>${g.shape.join('×')}</td><td class="mono">${sci(g.difference)}</td><td>${esc(g.verdict)}</td><td>${esc(g.diagnosis ? `${g.diagnosis.summary} (correlation ${g.diagnosis.correlation.toFixed(4)}, ${(g.diagnosis.residual * 100).toFixed(2)}% unexplained)` : (g.note ?? ''))}</td></tr>`,
     )
     .join('');
   const worst = res.worst

@@ -5,7 +5,6 @@ import { z } from 'zod';
  * stdout, one request and one response per line, matched by id. Written out for
  * implementers in docs/subject-protocol.md.
  */
-export const PROTOCOL_VERSION = 1;
 
 export type SubjectRequest =
   | { id: number; method: 'describe' }
@@ -20,15 +19,18 @@ export type SubjectRequest =
 /** Numbers may arrive as null where the subject produced NaN or ±Infinity (see parseLine). */
 const num = z.number().nullable();
 
+/** Parameter tensors of any rank (a convolution weight is (F, C, kH, kW)); 8 axes is beyond any real layer. */
 export const groupSchema = z.object({
-  name: z.string().min(1),
-  shape: z.array(z.number().int().positive()).min(1).max(2),
+  name: z.string().min(1).max(200),
+  shape: z.array(z.number().int().positive()).min(1).max(8),
 });
 
 export const describeResult = z.object({
   protocol: z.number().int().optional(),
   groups: z.array(groupSchema).min(1),
   theta: z.array(num),
+  /** The precision the subject computes its cost in, when it knows (GradProof also detects float32 costs). */
+  precision: z.enum(['float32', 'float64']).optional(),
 });
 
 export const costResult = z.object({ cost: num });

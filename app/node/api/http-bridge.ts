@@ -1,21 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ApiError, type ApiEvent, isMethod, toApiErrorBody } from '../../core/api/contract.js';
 import type { ErrorKind } from '../../core/errors.js';
 import type { GradProofService } from './service.js';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
+import { serveStatic } from './static-files.js';
 
 const COOKIE = 'gradproof_token';
 
@@ -41,7 +32,8 @@ export interface Bridge {
  * The loopback transport: the same renderer in a plain browser. Listens on
  * 127.0.0.1 only; every request must carry the random token (once in the URL,
  * then as an HttpOnly SameSite=Strict cookie, or as a Bearer header), and the
- * Host header must be this server's (no DNS rebinding).
+ * Host header must name this server as 127.0.0.1:PORT or localhost:PORT: a
+ * name that merely resolves here (DNS rebinding) is refused.
  */
 export async function startBridge(service: GradProofService, staticDir: string, port = 0): Promise<Bridge> {
   if (!existsSync(path.join(staticDir, 'index.html')))
@@ -54,6 +46,10 @@ export async function startBridge(service: GradProofService, staticDir: string, 
     return b.length === tokenBuf.length && timingSafeEqual(b, tokenBuf);
   };
   let origin = '';
+  // Filled in once the port is known: the Host values this server answers to, and
+  // the matching origins that may call the API.
+  const hosts = new Set<string>();
+  const origins = new Set<string>();
 
   const authorised = (req: IncomingMessage, url: URL): boolean => {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -90,9 +86,17 @@ export async function startBridge(service: GradProofService, staticDir: string, 
     });
 
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', origin);
-    if (req.headers.host !== new URL(origin).host) {
-      res.writeHead(421).end('wrong host');
+    if (!hosts.has((req.headers.host ?? '').toLowerCase())) {
+      res.writeHead(421, { 'Content-Type': 'text/plain' }).end('wrong host');
+      return;
+    }
+    // A request target that is not a path (`//`, `//[::1`) cannot be parsed: the
+    // client's error, and one that must not reach the handler's catch-all below.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', origin);
+    } catch {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('malformed request target');
       return;
     }
     if (!authorised(req, url)) {
@@ -104,11 +108,16 @@ export async function startBridge(service: GradProofService, staticDir: string, 
     try {
       if (url.pathname.startsWith('/api/call/')) {
         if (req.method !== 'POST') return send(res, 405, { error: 'use POST', kind: 'invalid' });
-        if (req.headers.origin && req.headers.origin !== origin)
+        if (req.headers.origin && !origins.has(req.headers.origin.toLowerCase()))
           return send(res, 403, { error: 'cross-origin requests are refused', kind: 'invalid' });
         if (!/^application\/json\b/.test(req.headers['content-type'] ?? ''))
           return send(res, 415, { error: 'send application/json', kind: 'invalid' });
-        const method = decodeURIComponent(url.pathname.slice('/api/call/'.length));
+        let method: string;
+        try {
+          method = decodeURIComponent(url.pathname.slice('/api/call/'.length));
+        } catch {
+          return send(res, 400, { error: 'malformed percent-escape in the method name', kind: 'invalid' });
+        }
         if (!isMethod(method)) return send(res, 404, { error: `unknown method ${method}`, kind: 'invalid' });
         let params: unknown;
         try {
@@ -135,20 +144,19 @@ export async function startBridge(service: GradProofService, staticDir: string, 
         return;
       }
       // Static renderer files; the token moves from the URL into a cookie on the first load.
-      const rel = path.normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
-      let file = path.join(staticDir, rel === '/' ? 'index.html' : rel);
-      if (!file.startsWith(staticDir) || !existsSync(file) || statSync(file).isDirectory())
-        file = path.join(staticDir, 'index.html');
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' }).end('use GET');
+        return;
+      }
+      const file = await serveStatic(staticDir, url.pathname);
       const headers: Record<string, string> = {
-        'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-        'X-Content-Type-Options': 'nosniff',
+        ...file.headers,
         'Referrer-Policy': 'no-referrer',
         'X-Frame-Options': 'DENY',
       };
-      if (url.searchParams.has('token'))
+      if (file.status === 200 && url.searchParams.has('token'))
         headers['Set-Cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
-      res.writeHead(200, headers);
-      createReadStream(file).pipe(res);
+      res.writeHead(file.status, headers).end(file.body);
     } catch (err) {
       const body = toApiErrorBody(err);
       return send(res, HTTP_STATUS[body.kind], body);
@@ -160,6 +168,10 @@ export async function startBridge(service: GradProofService, staticDir: string, 
   });
   const actual = (server.address() as AddressInfo).port;
   origin = `http://127.0.0.1:${actual}`;
+  for (const name of ['127.0.0.1', 'localhost']) {
+    hosts.add(`${name}:${actual}`);
+    origins.add(`http://${name}:${actual}`);
+  }
   return {
     url: `${origin}/?token=${token}`,
     token,

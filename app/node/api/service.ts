@@ -11,7 +11,8 @@ import {
 } from '../../core/api/contract.js';
 import { compareRuns } from '../../core/report/compare-runs.js';
 import { parseDefect } from '../../core/model/defects.js';
-import { type CheckOptions, runAndRecord } from '../cli/check-command.js';
+import { runAndRecord } from '../check/record.js';
+import { errorMessage } from '../../core/errors.js';
 import { createReport, getReport, listReports, transition, type ReportView } from '../reports/reports.js';
 import { verifyStoredReport } from '../reports/verify.js';
 import { type Paper, reportPdf } from '../pdf/report-pdf.js';
@@ -227,44 +228,17 @@ export class GradProofService {
         try {
           parseDefect(d);
         } catch (err) {
-          throw new ApiError({ error: (err as Error).message, kind: 'invalid', field: 'implementation.defects' });
+          throw new ApiError({ error: errorMessage(err), kind: 'invalid', field: 'implementation.defects' });
         }
       }
     }
-    const opts: CheckOptions = {
-      model: req.model,
-      data: req.data,
-      ...(req.weights ? { weights: req.weights } : {}),
-      ...(req.label ? { label: req.label } : {}),
-      standardize: req.standardize,
-      backprop: impl.kind === 'builtin' ? impl.backprop : 'correct',
-      defect: impl.kind === 'builtin' ? impl.defects.map(parseDefect) : [],
-      ...(impl.kind === 'process'
-        ? { subject: impl.command }
-        : impl.kind === 'module'
-          ? { subject: `module:${impl.path}` }
-          : {}),
-      timeout: impl.kind === 'builtin' ? 120 : impl.timeout,
-      epsilon: req.epsilon,
-      threshold: req.threshold,
-      scheme: req.scheme,
-      evaluation: req.evaluation,
-      mode: req.mode,
-      directions: req.directions,
-      detect: 1e-3,
-      epsilonSweep: req.epsilonSweep,
-      seed: req.seed,
-      json: true,
-      progress: false,
-      // Only a module subject takes data from the request (a process brings its own; the engine always uses it).
-      explicit: impl.kind === 'module' && req.data !== 'builtin:notebook-case' ? ['data'] : [],
-      ...((req.workers ?? this.options.workers) ? { workers: req.workers ?? this.options.workers } : {}),
-    };
+    const request = req.workers === undefined && this.options.workers ? { ...req, workers: this.options.workers } : req;
     const jobId = `job-${randomUUID().slice(0, 8)}`;
     const ac = new AbortController();
     this.jobs.set(jobId, ac);
     let runId: string | null = null;
-    const started = runAndRecord(opts, ac.signal, this.store, {
+    const started = runAndRecord(request, this.store, {
+      signal: ac.signal,
       onRunStarted: (id) => {
         runId = id;
         this.emit({ type: 'check.started', jobId, runId: id });

@@ -2,13 +2,12 @@
  * One benchmark configuration, run in its own process so that its peak memory is
  * its own. Prints one JSON line. Used by bench.ts; not a user command.
  */
-import type { CheckSettings } from '../../core/check/gradient-check.js';
 import { relativeDifference } from '../../core/check/metrics.js';
-import { evaluationsPerEntry } from '../../core/check/schemes.js';
+import { applyStencil, layoutOffsets } from '../../core/check/schemes.js';
 import { NOTEBOOK_BUGS } from '../../core/model/defects.js';
 import { loadDataset } from '../data/datasets.js';
 import { resolveModel } from '../subjects/resolve.js';
-import { sweepEntries } from '../sweep/run-sweep.js';
+import { SweepSession } from '../sweep/run-sweep.js';
 
 export interface BenchConfig {
   model: string;
@@ -30,21 +29,33 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2]!) as BenchConfig;
   const model = resolveModel(cfg.model, cfg.seed);
   const { data } = loadDataset(cfg.data, { seed: cfg.seed, spec: model.spec });
-  const settings: CheckSettings = { epsilon: 1e-7, threshold: 2e-7, scheme: 'central', evaluation: cfg.evaluation };
   const n = model.theta.length;
   const sample = cfg.sample && cfg.sample < n ? sampleIndices(n, cfg.sample) : undefined;
+  const epsilon = 1e-7;
+  // The notebook's loop: the gradient, then (J(θ+εeᵢ) − J(θ−εeᵢ)) / 2ε for every entry.
   const t0 = performance.now();
-  const s = await sweepEntries(
+  const session = new SweepSession(
     { spec: model.spec, theta: model.theta, data, defects: NOTEBOOK_BUGS },
-    settings,
+    cfg.evaluation,
     { workers: cfg.workers },
-    sample,
   );
-  const seconds = (performance.now() - t0) / 1000;
-  const grad = s.analytic.grad;
+  let grad: Float64Array;
+  let costs: Float64Array;
+  try {
+    [grad, { costs }] = await Promise.all([
+      session.gradient(),
+      session.entryCosts(sample ? { indices: sample } : { start: 0, end: n }, layoutOffsets(epsilon, 2)),
+    ]);
+  } finally {
+    await session.close();
+  }
+  const j0 = session.forward.cost;
   const entries = sample ?? Array.from({ length: n }, (_, i) => i);
+  const approx = Float64Array.from(entries, (_, k) => applyStencil('central', epsilon, j0, costs, 2 * k));
+  const seconds = (performance.now() - t0) / 1000;
+  const s = { approx };
   const g = Float64Array.from(entries, (i) => grad[i]!);
-  const evaluations = entries.length * evaluationsPerEntry('central');
+  const evaluations = entries.length * 2;
   let sampleDifference: number | undefined;
   if (cfg.compareOn) {
     const idx = sampleIndices(n, cfg.compareOn);

@@ -10,7 +10,8 @@
  *   (d) GradProof, incremental evaluation, all workers
  *
  * Options: --repeat N (timed runs of (a), (c), (d), interleaved; the median is
- * reported; default 3), --only notebook|fraud|wide.
+ * reported; default 3), --only notebook|fraud|wide|torch. The PyTorch section
+ * (bench-torch.ts) follows the models.
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -18,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../util/compiled-path.js';
 import type { BenchConfig } from './bench-one.js';
+import { torchSection } from './bench-torch.js';
 
 interface Measured {
   label: string;
@@ -127,7 +129,7 @@ function option(name: string): string | undefined {
 }
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nUsage: npm run bench -- [--repeat N] [--only ${cases.map((c) => c.key).join('|')}]\n`,
+    `bench: ${message}\nUsage: npm run bench -- [--repeat N] [--only ${cases.map((c) => c.key).join('|')}|torch]\n`,
   );
   process.exit(2);
 }
@@ -136,7 +138,8 @@ const only = option('--only');
 if (!Number.isInteger(repeat) || repeat < 1)
   usage(`--repeat ${option('--repeat')}: give a whole number of runs, 1 or more`);
 const chosen = only ? cases.filter((c) => c.key === only) : cases;
-if (chosen.length === 0) usage(`--only ${only}: no such model; choose one of ${cases.map((c) => c.key).join(', ')}`);
+if (chosen.length === 0 && only !== 'torch')
+  usage(`--only ${only}: no such model; choose one of ${cases.map((c) => c.key).join(', ')}`);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -220,6 +223,7 @@ for (const c of chosen) {
     `agreement: the four differences ${agree ? 'agree' : 'DISAGREE'} to ${spread === 0 ? 'every digit' : `${spread.toExponential(1)} (relative ${(spread / Math.max(...diffs)).toExponential(1)})`}${k ? `, compared on ${k} evenly spaced entries (the smallest sample timed)` : ''}`,
   );
 }
+if (!only || only === 'torch') disagreements += torchSection({ repeat, say });
 say();
 say(
   disagreements === 0

@@ -2,22 +2,14 @@ import { checkOneD } from '../../core/check/one-d.js';
 import { createReport, transition } from '../reports/reports.js';
 import { createIdentity, listIdentities } from '../signing/identities.js';
 import type { Store } from '../store/database.js';
-import { type CheckOptions, runAndRecord } from './check-command.js';
+import { type CheckRequest, checkRequestSchema } from '../../core/api/contract.js';
+import { runAndRecord } from '../check/record.js';
 import { formatCheck, formatOneD } from './format.js';
 
-const base: Omit<CheckOptions, 'backprop'> = {
-  model: 'builtin:notebook-fraud',
-  data: 'builtin:notebook-case',
-  epsilon: 1e-7,
-  threshold: 2e-7,
-  scheme: 'central',
-  evaluation: 'incremental',
-  mode: 'full',
-  directions: 4,
-  detect: 1e-3,
-  timeout: 60,
-  seed: 1,
-};
+/** The notebook's network on its own test case, with the contract's defaults, and the backward asked for. */
+function notebookRequest(backprop: 'correct' | 'notebook-buggy', workers?: number): CheckRequest {
+  return checkRequestSchema.parse({ implementation: { kind: 'builtin', backprop }, ...(workers ? { workers } : {}) });
+}
 
 /** The demo author `npm run audit` signs with. Its passphrase is public: it is for demonstration only. */
 export const DEMO_IDENTITY = { name: 'Demo Engineer', role: 'engineer', passphrase: 'gradproof-demo' } as const;
@@ -29,16 +21,15 @@ export const DEMO_IDENTITY = { name: 'Demo Engineer', role: 'engineer', passphra
  */
 export async function runAudit(opts: { workers?: number }, store: Store): Promise<number> {
   const say = (s: string): boolean => process.stdout.write(`${s}\n`);
-  const workers = opts.workers ? { workers: opts.workers } : {};
   say("GradProof audit of the built-in example: the gradient-checking notebook's fraud network\n");
   say('1. The 1-D warm-up, J(θ) = θx at x = 2, θ = 4');
   const one = checkOneD(2, 4);
   say(formatOneD(one));
   say("\n2. The notebook's backward_propagation_n, as given (with its planted bugs)");
-  const buggy = await runAndRecord({ ...base, backprop: 'notebook-buggy', ...workers }, undefined, store);
+  const buggy = await runAndRecord(notebookRequest('notebook-buggy', opts.workers), store);
   say(formatCheck(buggy.result, buggy.context));
   say('\n3. The same backward with the bugs fixed');
-  const fixed = await runAndRecord({ ...base, backprop: 'correct', ...workers }, undefined, store);
+  const fixed = await runAndRecord(notebookRequest('correct', opts.workers), store);
   say(formatCheck(fixed.result, fixed.context));
 
   say('\n4. Reports');

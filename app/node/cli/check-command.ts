@@ -1,281 +1,225 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import type { Provenance } from '../../core/api/contract.js';
-import type { CheckSettings } from '../../core/check/gradient-check.js';
+import { type Command, Option } from 'commander';
+import { type CheckRequest, type CheckRequestInput, checkRequestSchema } from '../../core/api/contract.js';
 import type { CheckResult } from '../../core/check/result.js';
-import type { Scheme } from '../../core/check/schemes.js';
-import { type Defect, NOTEBOOK_BUGS, describeDefect, validateDefects } from '../../core/model/defects.js';
-import type { EvaluationMode } from '../../core/model/evaluator.js';
-import { paramGroups } from '../../core/model/spec.js';
-import { type LoadedDataset, loadDataset } from '../data/datasets.js';
-import type { SubjectConnection } from '../subjects/connection.js';
-import { ModuleConnection } from '../subjects/module-connection.js';
-import { runOpaqueCheck } from '../subjects/opaque-check.js';
-import { ProcessConnection } from '../subjects/process-connection.js';
-import { resolveModel } from '../subjects/resolve.js';
-import { type EntryEvidence, defaultWorkers, runBuiltinCheck } from '../sweep/run-sweep.js';
-import type { Store } from '../store/database.js';
-import { beginRun, endRun, finishRun } from '../store/runs.js';
-import { VERSION } from '../version.js';
-import type { CheckContext } from './format.js';
-import { ProgressBar } from './progress-bar.js';
-import type { Progress } from '../sweep/progress.js';
-import { sha256Hex } from '../util/hash.js';
-import { CancelledError, InputError } from '../../core/errors.js';
+import { SCHEMES } from '../../core/check/schemes.js';
+import { InputError } from '../../core/errors.js';
+import { parseDefect } from '../../core/model/defects.js';
+import type { CheckOutcome } from '../check/pipeline.js';
 
-export type Backprop = 'correct' | 'notebook-buggy';
+/** The contract's defaults, read once from its schema (so help text cannot drift from them). */
+const DEFAULTS = checkRequestSchema.parse({});
+const BUILTIN_DEFAULTS = DEFAULTS.implementation as Extract<CheckRequest['implementation'], { kind: 'builtin' }>;
 
-export interface CheckOptions {
-  model: string;
-  data: string;
-  backprop: Backprop;
-  defect?: Defect[];
-  epsilon: number;
-  threshold: number;
-  scheme: Scheme;
-  evaluation: EvaluationMode;
-  workers?: number;
+/** What commander hands over for `check`: only the options the user gave (defaults are the contract's). */
+export interface CheckFlags {
+  model?: string;
   weights?: string;
+  data?: string;
   label?: string;
   standardize?: boolean;
-  /** A process command, or module:PATH. */
   subject?: string;
-  /** Seconds a subject may take per request. */
-  timeout: number;
-  mode: 'full' | 'fast';
-  directions: number;
-  detect: number;
+  python?: string;
+  timeout?: string;
+  backprop?: 'correct' | 'notebook-buggy';
+  defect?: string[];
+  epsilon?: string;
+  threshold?: string;
+  scheme?: string;
+  evaluation?: string;
+  mode?: string;
+  directions?: string;
+  detect?: string;
   epsilonSweep?: boolean;
-  seed: number;
+  workers?: string;
+  seed?: string;
   json?: boolean;
   progress?: boolean;
-  /** Options the user gave on the command line (not defaults). */
-  explicit?: string[];
+  save?: boolean;
 }
 
-export type { Provenance } from '../../core/api/contract.js';
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-export interface CheckOutcome {
-  result: CheckResult;
-  context: CheckContext;
-  defects: Defect[];
-  provenance: Provenance;
-  settings: CheckSettings;
-  entries: EntryEvidence;
+/** The options of `check`, each mapped onto a field of the API's CheckRequest. */
+export function addCheckOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--model <ref>',
+      `builtin:notebook-fraud, builtin:payments-mlp, mlp:IN,HIDDEN…,OUT, or a JSON model spec file (default ${BUILTIN_DEFAULTS.model})`,
+    )
+    .option(
+      '--weights <file>',
+      'parameters for --model: .npz (numpy.savez), .safetensors or .json, by group name (default: drawn from --seed)',
+    )
+    .option(
+      '--data <ref>',
+      `builtin:notebook-case, builtin:payments, random:ROWS, or a .csv, .npy, .npz or .json file (default ${BUILTIN_DEFAULTS.data})`,
+    )
+    .option('--label <column>', 'the label column of a CSV (by name; default "label") or .npy (by index; default -1)')
+    .option('--standardize', 'scale every feature to mean 0, sd 1 after loading')
+    .option(
+      '--subject <subject>',
+      'audit your own implementation: a command speaking the subject protocol (e.g. "python3 my_model.py"), module:PATH.js|.ts, or pytorch:PATH.py',
+    )
+    .option(
+      '--python <interpreter>',
+      'the Python that runs a pytorch: subject (default: GRADPROOF_PYTHON, else python3)',
+    )
+    .option('--timeout <seconds>', 'how long a subject may take to answer one request (default 120, at most 3600)')
+    .addOption(
+      new Option(
+        '--backprop <kind>',
+        "the built-in backward: correct, or the notebook's buggy one (W2 ×2, b1 ×4)",
+      ).choices(['correct', 'notebook-buggy']),
+    )
+    .option(
+      '--defect <GROUP:KIND[:FACTOR]>',
+      'inject a defect into the backward (repeatable): W2:scale:2, b1:flip, W1:zero, W2:transpose, layer1:drop-derivative',
+      collect,
+    )
+    .option(
+      '--epsilon <e>',
+      `perturbation size ε, or "auto" to choose one per parameter group (default ${DEFAULTS.epsilon})`,
+    )
+    .option('--threshold <t>', `largest difference that passes (default ${DEFAULTS.threshold}, the notebook's)`)
+    .option('--scheme <s>', `finite-difference scheme: ${SCHEMES.join(', ')} (default ${DEFAULTS.scheme})`)
+    .option(
+      '--evaluation <mode>',
+      'incremental (reuses cached activations; default) or full (a whole forward pass per evaluation)',
+    )
+    .option(
+      '--mode <mode>',
+      'full (every entry; default) or fast (k random directions per group; failing groups swept entry by entry)',
+    )
+    .option('--directions <k>', `fast mode: random directions per parameter group (default ${DEFAULTS.directions})`)
+    .option(
+      '--detect <size>',
+      `fast mode: relative error size whose chance of being missed is stated (default ${DEFAULTS.detect})`,
+    )
+    .option('--epsilon-sweep', 'also record the difference for ε = 1e-1 … 1e-10, its slope and the round-off floor')
+    .option('--workers <n>', 'worker threads or subject processes (default: the number of cores; at most 64)')
+    .option('--seed <n>', `seed for synthetic weights, data and fast mode's directions (default ${DEFAULTS.seed})`)
+    .option('--json', 'print one JSON object on stdout')
+    .option('--progress', 'show the progress bar even with --json')
+    .option('--no-save', 'do not save the run in the database');
 }
 
-const sha = sha256Hex;
+/** Where a contract field comes from on the command line, for errors that name the flag. */
+const FLAG_OF: Record<string, string> = {
+  'implementation.model': '--model',
+  'implementation.weights': '--weights',
+  'implementation.data': '--data',
+  'implementation.label': '--label',
+  'implementation.backprop': '--backprop',
+  'implementation.defects': '--defect',
+  'implementation.evaluation': '--evaluation',
+  'implementation.command': '--subject',
+  'implementation.path': '--subject',
+  'implementation.script': '--subject',
+  'implementation.python': '--python',
+  'implementation.timeout': '--timeout',
+  epsilonSweep: '--epsilon-sweep',
+};
 
-/** A process subject is its command plus the bytes of every file the command names. */
-function commandDigest(command: string): string {
-  const h = createHash('sha256').update(command);
-  for (const word of command.split(/\s+/)) {
-    if (word && existsSync(word) && statSync(word).isFile()) h.update('\0').update(readFileSync(word));
-  }
-  return h.digest('hex');
+function flagOf(path: string): string {
+  if (FLAG_OF[path]) return FLAG_OF[path]!;
+  const top = path.split('.')[0]!;
+  return `--${top.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-function settingsFrom(opts: CheckOptions): CheckSettings {
-  return {
-    epsilon: opts.epsilon,
-    threshold: opts.threshold,
-    scheme: opts.scheme,
-    evaluation: opts.evaluation,
-    mode: opts.mode,
-    directions: opts.directions,
-    directionSeed: opts.seed,
-    detectSize: opts.detect,
-    epsilonSweep: Boolean(opts.epsilonSweep),
-  };
+/** A number as the contract wants it; anything else is left for its schema to refuse with the flag's name. */
+function numeric(v: string | undefined): number | string | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return v.trim() !== '' && Number.isFinite(n) ? n : v;
 }
 
-export interface CheckHooks {
-  /** Called once the subject is resolved, just before the sweep: where a run is recorded as started. */
-  onStart?: (provenance: Provenance, settings: CheckSettings) => void;
-  /** Progress for a UI (in addition to, or instead of, the terminal bar). */
-  onProgress?: (p: Progress) => void;
-}
-
-/** Resolve the subject, run the sweep, and time it: what `check` and `audit` share. */
-export async function runCheck(
-  opts: CheckOptions,
-  signal?: AbortSignal,
-  hooks: CheckHooks = {},
-): Promise<CheckOutcome> {
-  const settings = settingsFrom(opts);
-  const workers = opts.workers ?? defaultWorkers();
-  const showProgress = opts.progress ?? !opts.json;
-  const bar = showProgress ? new ProgressBar() : undefined;
-  const onProgress =
-    bar || hooks.onProgress
-      ? {
-          onProgress: (p: Progress) => {
-            bar?.update(p);
-            hooks.onProgress?.(p);
-          },
-        }
-      : {};
-  const explicit = new Set(opts.explicit ?? []);
-  const t0 = performance.now();
-
-  if (opts.subject) {
-    const clash = ['model', 'backprop', 'defect', 'weights', 'evaluation', 'epsilonSweep'].filter((k) =>
-      explicit.has(k),
-    );
-    if (clash.length)
+/** The command line as the API's CheckRequest, validated by the contract's own schema. */
+export function requestFromFlags(f: CheckFlags): CheckRequest {
+  const builtinOnly = (['model', 'weights', 'backprop', 'defect', 'evaluation'] as const).filter(
+    (k) => f[k] !== undefined,
+  );
+  let implementation: Record<string, unknown>;
+  if (f.subject !== undefined) {
+    if (builtinOnly.length) {
       throw new InputError(
-        `--subject brings its own model and backward: drop ${clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
+        `--subject brings its own model and backward: drop ${builtinOnly.map((k) => `--${k}`).join(', ')}`,
+        'implementation',
       );
-    const isModule = opts.subject.startsWith('module:');
-    const target = isModule ? opts.subject.slice('module:'.length) : opts.subject;
-    if (isModule && !existsSync(target)) throw new InputError(`--subject ${opts.subject}: no such file ${target}`);
-    if (!isModule && opts.subject.trim() === '')
-      throw new InputError('--subject needs a command, e.g. --subject "python3 my_model.py", or module:PATH');
-    // A process subject holds its own data; a module gets --data when it is given.
-    const dataset: LoadedDataset | undefined =
-      isModule && explicit.has('data')
-        ? loadDataset(opts.data, {
-            seed: opts.seed,
-            ...(opts.label ? { label: opts.label } : {}),
-            ...(opts.standardize ? { standardize: true } : {}),
-          })
-        : undefined;
-    const moduleData = dataset ? { X: dataset.data.X.toRows(), Y: dataset.data.Y.toRows() } : undefined;
-    const provisional = isModule ? sha(readFileSync(target)) : commandDigest(target);
-    hooks.onStart?.(
-      {
-        model: { name: opts.subject, ref: opts.subject, sha256: provisional },
-        weights: { source: 'θ₀ as the subject describes it', sha256: provisional },
-        dataset: dataset
-          ? { ref: dataset.ref, sha256: dataset.sha256, examples: dataset.examples, features: dataset.features }
-          : { ref: "(the subject's own)", sha256: provisional, examples: 0, features: 0 },
-        implementation: { kind: isModule ? 'module' : 'process', ref: opts.subject, sha256: provisional },
-      },
-      settings,
-    );
-    const conns: SubjectConnection[] = Array.from({ length: workers }, () =>
-      isModule
-        ? new ModuleConnection(target, opts.timeout, moduleData)
-        : new ProcessConnection(target, { timeoutSeconds: opts.timeout }),
-    );
-    let outcome: Awaited<ReturnType<typeof runOpaqueCheck>>;
-    try {
-      outcome = await runOpaqueCheck(conns, settings, { ...(signal ? { signal } : {}), ...onProgress });
-    } finally {
-      bar?.finish();
-      await Promise.all(conns.map((c) => c.close()));
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const implSha = isModule ? sha(readFileSync(target)) : commandDigest(target);
-    const shapes = outcome.description.groups.map((g) => `${g.name}:${g.shape.join('x')}`).join(',');
-    return {
-      result: outcome.result,
-      entries: outcome.entries,
-      defects: [],
-      settings,
-      context: {
-        model: opts.subject,
-        data: dataset ? opts.data : "(the subject's own)",
-        backprop: "the subject's",
-        evaluation: 'full',
-        mode: opts.mode,
-        workers,
-        seconds,
-      },
-      provenance: {
-        model: { name: opts.subject, ref: opts.subject, sha256: sha(`gradproof:subject-groups:${shapes}`) },
-        weights: {
-          source: 'θ₀ as the subject described it',
-          sha256: sha(new Uint8Array(outcome.description.theta.buffer.slice(0))),
-        },
-        dataset: dataset
-          ? {
-              ref: dataset.ref,
-              sha256: dataset.sha256,
-              examples: dataset.examples,
-              features: dataset.features,
-              ...(dataset.transform ? { transform: dataset.transform } : {}),
-            }
-          : { ref: "(the subject's own)", sha256: implSha, examples: 0, features: 0 },
-        implementation: { kind: isModule ? 'module' : 'process', ref: opts.subject, sha256: implSha },
-      },
+    const s = f.subject;
+    if (s.startsWith('module:')) {
+      implementation = {
+        kind: 'module',
+        path: s.slice('module:'.length),
+        ...(f.data ? { data: f.data } : {}),
+        ...(f.label ? { label: f.label } : {}),
+        ...(f.standardize ? { standardize: true } : {}),
+      };
+    } else {
+      if (f.data !== undefined)
+        throw new InputError(
+          '--data goes with built-in models and module: subjects; a process or pytorch: subject loads its own data: drop --data',
+          'implementation.data',
+        );
+      implementation = s.startsWith('pytorch:')
+        ? { kind: 'pytorch', script: s.slice('pytorch:'.length), ...(f.python ? { python: f.python } : {}) }
+        : { kind: 'process', command: s };
+    }
+    if (f.timeout !== undefined) implementation.timeout = numeric(f.timeout);
+    if (f.python !== undefined && implementation.kind !== 'pytorch')
+      throw new InputError('--python goes with --subject pytorch:SCRIPT.py', 'implementation.python');
+  } else {
+    if (f.timeout !== undefined || f.python !== undefined)
+      throw new InputError(
+        `${f.timeout !== undefined ? '--timeout' : '--python'} goes with --subject`,
+        'implementation',
+      );
+    implementation = {
+      kind: 'builtin',
+      ...(f.model !== undefined ? { model: f.model } : {}),
+      ...(f.weights !== undefined ? { weights: f.weights } : {}),
+      ...(f.data !== undefined ? { data: f.data } : {}),
+      ...(f.label !== undefined ? { label: f.label } : {}),
+      ...(f.standardize ? { standardize: true } : {}),
+      ...(f.backprop !== undefined ? { backprop: f.backprop } : {}),
+      ...(f.defect !== undefined ? { defects: f.defect } : {}),
+      ...(f.evaluation !== undefined ? { evaluation: f.evaluation } : {}),
     };
   }
-
-  const model = resolveModel(opts.model, opts.seed, opts.weights);
-  const dataset = loadDataset(opts.data, {
-    seed: opts.seed,
-    spec: model.spec,
-    ...(opts.label ? { label: opts.label } : {}),
-    ...(opts.standardize ? { standardize: true } : {}),
-  });
-  const { data } = dataset;
-  const defects = [...(opts.backprop === 'notebook-buggy' ? NOTEBOOK_BUGS : []), ...(opts.defect ?? [])];
-  validateDefects(defects, paramGroups(model.spec));
-  if (opts.backprop === 'notebook-buggy' && model.spec.layers.length < 2) {
-    throw new InputError('--backprop notebook-buggy scales W2 and b1: the model needs at least 2 layers');
-  }
-  const outputs = model.spec.layers[model.spec.layers.length - 1]!.units;
-  if (data.X.rows !== model.spec.inputs || data.Y.rows !== outputs || data.X.cols !== data.Y.cols) {
-    throw new InputError(
-      `--data ${opts.data} does not fit --model ${opts.model}: the data has ${data.X.rows} features and ${data.Y.rows} label row(s) over ${data.X.cols} examples; the model takes ${model.spec.inputs} inputs and gives ${outputs} output(s)`,
-    );
-  }
-  const described = defects.map(describeDefect);
-  const provenance: Provenance = {
-    model: { name: model.spec.name, ref: model.ref, sha256: model.specSha256 },
-    weights: { source: model.parameters, sha256: model.weightsSha256 },
-    dataset: {
-      ref: dataset.ref,
-      sha256: dataset.sha256,
-      examples: dataset.examples,
-      features: dataset.features,
-      ...(dataset.transform ? { transform: dataset.transform } : {}),
-    },
-    implementation: {
-      kind: 'builtin',
-      ref: `gradproof-engine@${VERSION}`,
-      sha256: sha(`gradproof-engine@${VERSION}:${JSON.stringify(defects)}`),
-      ...(described.length ? { defects: described } : {}),
-    },
+  for (const d of f.defect ?? []) parseDefect(d); // says what is wrong with a defect in its own words
+  const input: Record<string, unknown> = {
+    implementation,
+    ...(f.scheme !== undefined ? { scheme: f.scheme } : {}),
+    ...(f.epsilon !== undefined ? { epsilon: f.epsilon.trim() === 'auto' ? 'auto' : numeric(f.epsilon) } : {}),
+    ...(f.threshold !== undefined ? { threshold: numeric(f.threshold) } : {}),
+    ...(f.mode !== undefined ? { mode: f.mode } : {}),
+    ...(f.directions !== undefined ? { directions: numeric(f.directions) } : {}),
+    ...(f.detect !== undefined ? { detect: numeric(f.detect) } : {}),
+    ...(f.epsilonSweep ? { epsilonSweep: true } : {}),
+    ...(f.workers !== undefined ? { workers: numeric(f.workers) } : {}),
+    ...(f.seed !== undefined ? { seed: numeric(f.seed) } : {}),
   };
-  hooks.onStart?.(provenance, settings);
-  let result: CheckResult;
-  let entries: EntryEvidence;
-  try {
-    ({ result, entries } = await runBuiltinCheck({ spec: model.spec, theta: model.theta, data, defects }, settings, {
-      workers,
-      ...(signal ? { signal } : {}),
-      ...onProgress,
-    }));
-  } finally {
-    bar?.finish();
+  const r = checkRequestSchema.safeParse(input as CheckRequestInput);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = issue.path.map(String).join('.');
+    const flag = flagOf(path);
+    const given = path
+      .split('.')
+      .reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), input);
+    const message = issue.message
+      .replace(/^Invalid input: expected (number|int), received (string|NaN)$/, 'give a number')
+      .replace(
+        /^Invalid option: expected one of (.*)$/,
+        (_, list: string) => `choose one of ${list.replace(/"/g, '').split('|').join(', ')}`,
+      );
+    throw new InputError(`${flag}${given !== undefined ? ` ${String(given)}` : ''}: ${message}`, path);
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const backprop =
-    defects.length === 0
-      ? 'correct'
-      : `${opts.backprop === 'notebook-buggy' ? 'notebook-buggy, ' : 'defects '}${described.join(', ')}`;
-  return {
-    result,
-    entries,
-    defects,
-    settings,
-    context: {
-      model: model.spec.name,
-      data: opts.data,
-      backprop,
-      evaluation: opts.evaluation,
-      mode: opts.mode,
-      workers,
-      seconds,
-    },
-    provenance,
-  };
+  return r.data;
 }
 
 /** The `--json` object: the fields scripts may rely on come first. */
-export function checkJson(o: CheckOutcome & { runId?: string }, opts: CheckOptions): Record<string, unknown> {
+export function checkJson(o: CheckOutcome & { runId?: string }, request: CheckRequest): Record<string, unknown> {
   const r = o.result;
   return {
     verdict: r.verdict,
@@ -288,6 +232,7 @@ export function checkJson(o: CheckOutcome & { runId?: string }, opts: CheckOptio
     groups: r.groups,
     scheme: r.scheme,
     mode: r.mode,
+    precision: r.precision,
     worst: r.worst,
     inconclusive: r.inconclusive,
     noise: r.noise,
@@ -295,62 +240,19 @@ export function checkJson(o: CheckOutcome & { runId?: string }, opts: CheckOptio
     ...(o.runId ? { runId: o.runId } : {}),
     ...(r.fast ? { fast: r.fast } : {}),
     ...(r.epsilonSweep ? { epsilonSweep: r.epsilonSweep } : {}),
+    ...(r.epsilonChoice ? { epsilonChoice: r.epsilonChoice } : {}),
     cost: r.cost,
     provenance: o.provenance,
-    model: opts.subject ?? opts.model,
+    model: o.context.model,
     data: o.context.data,
-    backprop: opts.subject ? 'subject' : opts.backprop,
+    backprop: request.implementation.kind === 'builtin' ? request.implementation.backprop : 'subject',
     defects: o.defects,
     evaluation: o.context.evaluation,
     workers: o.context.workers,
-    seed: opts.seed,
+    seed: request.seed,
   };
 }
 
 export function exitCodeFor(r: CheckResult): number {
   return r.verdict === 'pass' ? 0 : r.verdict === 'fail' ? 1 : 3;
-}
-
-/**
- * A check saved as a run: on disk as "running" before the sweep, completed with its
- * results in one transaction, or marked failed or cancelled with the reason.
- */
-export async function runAndRecord(
-  opts: CheckOptions,
-  signal: AbortSignal | undefined,
-  store: Store | undefined,
-  watch: { onRunStarted?: (runId: string) => void; onProgress?: (p: Progress) => void } = {},
-): Promise<CheckOutcome & { runId?: string }> {
-  let runId: string | undefined;
-  try {
-    const hooks: CheckHooks = {
-      ...(store
-        ? {
-            onStart: (p: Provenance, s: CheckSettings) => {
-              runId = beginRun(store, p, s);
-              watch.onRunStarted?.(runId);
-            },
-          }
-        : {}),
-      ...(watch.onProgress ? { onProgress: watch.onProgress } : {}),
-    };
-    const outcome = await runCheck(opts, signal, hooks);
-    if (store && runId)
-      finishRun(store, runId, {
-        result: outcome.result,
-        entries: outcome.entries,
-        provenance: outcome.provenance,
-        seconds: outcome.context.seconds,
-      });
-    return { ...outcome, ...(runId ? { runId } : {}) };
-  } catch (err) {
-    if (store && runId)
-      endRun(
-        store,
-        runId,
-        err instanceof CancelledError ? 'cancelled' : 'failed',
-        err instanceof Error ? err.message : String(err),
-      );
-    throw err;
-  }
 }

@@ -1,5 +1,7 @@
 import type { CheckResult, GroupReport, Verdict } from '../../core/check/result.js';
 import type { OneDResult } from '../../core/check/one-d.js';
+import { shapeText } from '../../core/model/spec.js';
+import type { CheckContext } from '../check/pipeline.js';
 
 const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const paint = (code: string, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -42,21 +44,11 @@ function groupRow(g: GroupReport): string[] {
   const how = g.method === 'directions' ? ' (directions)' : '';
   return [
     g.name,
-    `${g.shape[0]}x${g.shape[1]}`,
+    shapeText(g.shape),
     sci(g.difference),
     (g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : 'inconclusive') + how,
     what,
   ];
-}
-
-export interface CheckContext {
-  model: string;
-  data: string;
-  backprop: string;
-  evaluation: string;
-  mode: string;
-  workers: number;
-  seconds: number;
 }
 
 export function formatCheck(r: CheckResult, ctx: CheckContext): string {

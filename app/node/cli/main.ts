@@ -1,12 +1,13 @@
-import { Command, CommanderError, Option } from 'commander';
+import { constants as osConstants } from 'node:os';
+import { Command, CommanderError } from 'commander';
 import { checkOneD } from '../../core/check/one-d.js';
-import { SCHEMES } from '../../core/check/schemes.js';
-import { parseDefect } from '../../core/model/defects.js';
-import { type CheckOptions, checkJson, exitCodeFor, runAndRecord } from './check-command.js';
+import { runAndRecord } from '../check/record.js';
+import { type CheckFlags, addCheckOptions, checkJson, exitCodeFor, requestFromFlags } from './check-command.js';
+import { ProgressBar } from './progress-bar.js';
 import { openStoreForCli, registerStoreCommands } from './store-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { formatCheck, formatOneD } from './format.js';
-import { collect, finiteNumber, oneOf, positiveNumber, wholeNumber } from './options.js';
+import { finiteNumber, positiveNumber, wholeNumber } from './options.js';
 import { runAudit } from './audit-command.js';
 import { VERSION } from '../version.js';
 import { type ErrorKind, errorKind, errorMessage } from '../../core/errors.js';
@@ -33,20 +34,23 @@ const CLI_ERRORS: Record<ErrorKind, { exit: number; say: (err: unknown) => strin
   internal: { exit: EXIT.internal, say: (err) => `internal error: ${(err as Error).stack ?? String(err)}` },
 };
 
-function defectOption(value: string): ReturnType<typeof parseDefect> {
-  return parseDefect(value);
-}
-
-/** Ctrl-C cancels the running sweep (workers stopped) instead of killing mid-write. */
-function cancelOnSigint(): { signal: AbortSignal; dispose: () => void } {
+/**
+ * SIGINT (Ctrl-C), SIGTERM and SIGHUP cancel the running check: workers stopped, subject
+ * processes killed with their process groups, the run marked cancelled. A second signal
+ * quits at once.
+ */
+function cancelOnSignals(): { signal: AbortSignal; received: () => NodeJS.Signals | undefined; dispose: () => void } {
   const ac = new AbortController();
-  const handler = (): void => {
-    if (ac.signal.aborted) process.exit(EXIT.cancelled);
-    process.stderr.write('\ncancelling… (Ctrl-C again to quit at once)\n');
+  let got: NodeJS.Signals | undefined;
+  const handler = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(128 + osConstants.signals[sig]);
+    got = sig;
+    process.stderr.write(`\ncancelling… (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to quit at once)\n`);
     ac.abort();
   };
-  process.on('SIGINT', handler);
-  return { signal: ac.signal, dispose: () => process.off('SIGINT', handler) };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, handler);
+  return { signal: ac.signal, received: () => got, dispose: () => signals.forEach((s) => process.off(s, handler)) };
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -66,110 +70,44 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ),
     });
 
-  program
-    .command('check')
-    .description(
-      "check a backward pass against finite differences (default: the notebook's fraud network and test case)",
-    )
-    .option(
-      '--model <ref>',
-      'builtin:notebook-fraud, builtin:payments-mlp, mlp:IN,HIDDEN…,OUT, or a JSON model spec file',
-      'builtin:notebook-fraud',
-    )
-    .option(
-      '--weights <file>',
-      'parameters for --model: .npz (numpy.savez), .safetensors or .json, by group name (default: drawn from --seed)',
-    )
-    .option(
-      '--data <ref>',
-      'builtin:notebook-case, builtin:payments, random:ROWS, or a .csv, .npy, .npz or .json file',
-      'builtin:notebook-case',
-    )
-    .option('--label <column>', 'the label column of a CSV (by name; default "label") or .npy (by index; default -1)')
-    .option('--standardize', 'scale every feature to mean 0, sd 1 after loading')
-    .option(
-      '--subject <command>',
-      'audit your own implementation: a command speaking the subject protocol (e.g. "python3 my_model.py"), or module:PATH.js|.ts',
-    )
-    .option(
-      '--timeout <seconds>',
-      'how long a subject may take to answer one request',
-      positiveNumber('--timeout'),
-      120,
-    )
-    .addOption(
-      new Option('--backprop <kind>', "the built-in backward: correct, or the notebook's buggy one (W2 ×2, b1 ×4)")
-        .choices(['correct', 'notebook-buggy'])
-        .default('correct'),
-    )
-    .option(
-      '--defect <GROUP:KIND[:FACTOR]>',
-      'inject a defect into the backward (repeatable): W2:scale:2, b1:flip, W1:zero, W2:transpose, layer1:drop-derivative',
-      collect(defectOption),
-    )
-    .option('--epsilon <e>', 'perturbation size ε', positiveNumber('--epsilon'), 1e-7)
-    .option(
-      '--threshold <t>',
-      'largest difference that passes (the notebook: 2e-7)',
-      positiveNumber('--threshold'),
-      2e-7,
-    )
-    .option('--scheme <s>', `finite-difference scheme: ${SCHEMES.join(', ')}`, oneOf('--scheme', SCHEMES), 'central')
-    .option(
-      '--evaluation <mode>',
-      'incremental (reuses cached activations) or full (whole forward pass per evaluation)',
-      oneOf('--evaluation', ['incremental', 'full'] as const),
-      'incremental',
-    )
-    .option(
-      '--mode <mode>',
-      'full (every entry) or fast (k random directions per group; failing groups swept entry by entry)',
-      oneOf('--mode', ['full', 'fast'] as const),
-      'full',
-    )
-    .option(
-      '--directions <k>',
-      'fast mode: random directions per parameter group',
-      wholeNumber('--directions', 1, 10000),
-      4,
-    )
-    .option(
-      '--detect <size>',
-      'fast mode: relative error size whose chance of being missed is reported',
-      positiveNumber('--detect'),
-      1e-3,
-    )
-    .option('--epsilon-sweep', 'also record the difference for ε = 1e-1 … 1e-10, its slope and the round-off floor')
-    .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
-    .option(
-      '--seed <n>',
-      'seed for synthetic weights and data (numpy RandomState)',
-      wholeNumber('--seed', 0, 4294967295),
-      1,
-    )
-    .option('--json', 'print one JSON object on stdout')
-    .option('--progress', 'show the progress bar even with --json')
-    .option('--no-save', 'do not save the run in the database')
-    .action(async (opts: CheckOptions & { save: boolean }, cmd: Command) => {
-      const sig = cancelOnSigint();
-      opts.explicit = Object.keys(opts).filter((k) => cmd.getOptionValueSource(k) === 'cli');
-      const store = opts.save ? openStoreForCli(program) : undefined;
-      try {
-        const outcome = await runAndRecord(opts, sig.signal, store);
-        if (opts.json) process.stdout.write(`${JSON.stringify(checkJson(outcome, opts), null, 2)}\n`);
-        else {
-          process.stdout.write(`${formatCheck(outcome.result, outcome.context)}\n`);
-          if (outcome.runId)
-            process.stdout.write(
-              `\nsaved as ${outcome.runId} (gradproof runs show ${outcome.runId}; gradproof report create ${outcome.runId} --as NAME)\n`,
-            );
-        }
-        setExit(exitCodeFor(outcome.result));
-      } finally {
-        sig.dispose();
-        store?.db.close();
+  addCheckOptions(
+    program
+      .command('check')
+      .description(
+        "check a backward pass against finite differences (default: the notebook's fraud network and test case)",
+      ),
+  ).action(async (flags: CheckFlags) => {
+    const request = requestFromFlags(flags);
+    const cancel = cancelOnSignals();
+    const store = flags.save === false ? undefined : openStoreForCli(program);
+    const bar = (flags.progress ?? !flags.json) ? new ProgressBar() : undefined;
+    try {
+      const outcome = await runAndRecord(request, store, {
+        signal: cancel.signal,
+        ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
+      }).finally(() => bar?.finish());
+      if (flags.json) process.stdout.write(`${JSON.stringify(checkJson(outcome, request), null, 2)}\n`);
+      else {
+        process.stdout.write(`${formatCheck(outcome.result, outcome.context)}\n`);
+        if (outcome.runId)
+          process.stdout.write(
+            `\nsaved as ${outcome.runId} (gradproof runs show ${outcome.runId}; gradproof report create ${outcome.runId} --as NAME)\n`,
+          );
       }
-    });
+      setExit(exitCodeFor(outcome.result));
+    } catch (err) {
+      // A signal ends the run as cancelled; the exit status says which signal (128 + its number).
+      if (errorKind(err) === 'cancelled' && cancel.received()) {
+        process.stderr.write(`gradproof: cancelled by ${cancel.received()}; the run is recorded as cancelled\n`);
+        setExit(128 + osConstants.signals[cancel.received()!]);
+        return;
+      }
+      throw err;
+    } finally {
+      cancel.dispose();
+      store?.db.close();
+    }
+  });
 
   program
     .command('check-1d')
@@ -195,7 +133,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description(
       "the notebook's story on the built-in example: the buggy backward fails, the fixed one passes, the 1-D case passes",
     )
-    .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 256))
+    .option('--workers <n>', 'worker threads (default: the number of cores)', wholeNumber('--workers', 1, 64))
     .action(async (opts: { workers?: number }) => {
       const store = openStoreForCli(program);
       try {

@@ -1,4 +1,4 @@
-import type { Progress } from '../sweep/progress.js';
+import type { Progress } from '../../core/check/progress.js';
 
 function duration(s: number): string {
   if (!Number.isFinite(s)) return '--';

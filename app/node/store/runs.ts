@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { cpus, hostname, release } from 'node:os';
 import canonicalize from 'canonicalize';
-import type { CheckSettings } from '../../core/check/gradient-check.js';
+import type { CheckSettings, EntryEvidence } from '../../core/check/orchestrator.js';
 import type { CheckResult } from '../../core/check/result.js';
 import type { Provenance, RunView } from '../../core/api/contract.js';
-import type { EntryEvidence } from '../sweep/run-sweep.js';
 import { VERSION } from '../version.js';
 import { appendAudit } from './audit-log.js';
 import { sha256Hex } from '../util/hash.js';
@@ -185,8 +184,8 @@ export function finishRun(
         id,
         i,
         g.name,
-        g.shape[0],
-        g.shape[1],
+        g.shape[0]!,
+        g.size / g.shape[0]!,
         g.difference,
         g.verdict,
         g.diagnosis ? JSON.stringify(g.diagnosis) : null,
@@ -236,8 +235,8 @@ export function groupsDigest(r: Pick<CheckResult, 'groups'>): string {
   return groupRowsDigest(
     r.groups.map((g) => ({
       name: g.name,
-      rows: g.shape[0],
-      cols: g.shape[1],
+      rows: g.shape[0]!,
+      cols: g.size / g.shape[0]!,
       difference: g.difference,
       verdict: g.verdict,
       diagnosis: g.diagnosis ?? null,

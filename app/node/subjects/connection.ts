@@ -1,10 +1,11 @@
 import type { SubjectGroup } from '../../core/subjects/protocol.js';
 import { SubjectError } from '../../core/errors.js';
 
-/** What a subject says about itself: its parameter groups and θ₀. */
+/** What a subject says about itself: its parameter groups, θ₀ and (if it knows) its precision. */
 export interface SubjectDescription {
   groups: SubjectGroup[];
   theta: Float64Array;
+  precision?: 'float32' | 'float64';
 }
 
 /**

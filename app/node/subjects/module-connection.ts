@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { describeResult } from '../../core/subjects/protocol.js';
 import { Worker } from 'node:worker_threads';
 import { compiledSibling } from '../util/compiled-path.js';
 import { type SubjectConnection, type SubjectDescription, finiteArray } from './connection.js';
@@ -84,8 +85,19 @@ export class ModuleConnection implements SubjectConnection {
   }
 
   async describe(): Promise<SubjectDescription> {
-    const r = (await this.request('describe')) as { groups: { name: string; shape: number[] }[]; theta: number[] };
-    return { groups: r.groups, theta: finiteArray(r.theta, this.label, (i) => `θ₀[${i}]`) };
+    const parsed = describeResult.safeParse(await this.request('describe'));
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new SubjectError(
+        `subject ${this.label} described itself in a way GradProof cannot read (${i.path.join('.') || 'result'}: ${i.message})`,
+      );
+    }
+    const r = parsed.data;
+    return {
+      groups: r.groups,
+      theta: finiteArray(r.theta, this.label, (i) => `θ₀[${i}]`),
+      ...(r.precision ? { precision: r.precision } : {}),
+    };
   }
 
   async gradient(): Promise<Float64Array> {

@@ -22,6 +22,27 @@ export function pythonAdapterDir(): string {
   );
 }
 
+/**
+ * The environment a subject runs in: the user's, without GradProof's own variables (a
+ * passphrase, a database path) or anything named like a secret, plus the adapter on PYTHONPATH.
+ * The code under audit is not trusted with the auditor's secrets.
+ */
+export function subjectEnvironment(adapter: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/^GRADPROOF_/i.test(k) || /PASSPHRASE|PASSWORD|SECRET|PRIVATE_KEY|CREDENTIAL/i.test(k)) continue;
+    out[k] = v;
+  }
+  out.PYTHONPATH = [adapter, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  out.PYTHONUNBUFFERED = '1';
+  return out;
+}
+
+/** A word for /bin/sh, quoted so that nothing in it is interpreted. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 export interface ProcessOptions {
   /** Seconds a subject may take to answer one request before it is called hung and killed. */
   timeoutSeconds: number;
@@ -60,11 +81,7 @@ export class ProcessConnection implements SubjectConnection {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
-      env: {
-        ...process.env,
-        PYTHONPATH: [adapter, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
-        PYTHONUNBUFFERED: '1',
-      },
+      env: subjectEnvironment(adapter),
     });
     this.exitPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.stderr!.setEncoding('utf8');
@@ -168,10 +185,7 @@ export class ProcessConnection implements SubjectConnection {
   async describe(): Promise<SubjectDescription> {
     const d = this.parse(describeResult, await this.request({ method: 'describe' }), 'describe');
     const theta = finiteArray(d.theta, `"${this.command}"`, (i) => `θ₀[${i}]`);
-    return {
-      groups: d.groups.map((g) => ({ name: g.name, shape: g.shape.length === 1 ? [g.shape[0]!, 1] : g.shape })),
-      theta,
-    };
+    return { groups: d.groups, theta, ...(d.precision ? { precision: d.precision } : {}) };
   }
 
   async gradient(): Promise<Float64Array> {

@@ -1,40 +1,21 @@
-import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
-import type { DirectionEvaluation } from '../../core/check/fast-mode.js';
-import {
-  DEFAULT_DIRECTIONS,
-  DEFAULT_DIRECTION_SEED,
-  escalatedIndices,
-  fastPlan,
-  finishFast,
-  judgeFast,
-} from '../../core/check/fast-check.js';
-import {
-  type AnalyticGradient,
-  type BuiltinJob,
-  type CheckSettings,
-  completeCheck,
-  finishCheck,
-  forwardAt,
-  noisePlan,
-} from '../../core/check/gradient-check.js';
+import { type BuiltinJob, forwardAt } from '../../core/check/builtin.js';
+import type { CostBatch, DirectionRef, EntrySet, Estimator, OnCosts } from '../../core/check/estimator.js';
+import { entryCount } from '../../core/check/estimator.js';
+import { CancelledError } from '../../core/errors.js';
+import type { EvaluationMode } from '../../core/model/evaluator.js';
 import type { ForwardCache, Network } from '../../core/model/network.js';
-import type { CheckResult } from '../../core/check/result.js';
-import { evaluationsPerEntry } from '../../core/check/schemes.js';
-import { relativeDifference } from '../../core/check/metrics.js';
 import { compiledSibling } from '../util/compiled-path.js';
-import { type Progress, ProgressMeter } from './progress.js';
 import { type JobContext, type SweepTask, type SweepTaskResult, shareFloat64 } from './shard-task.js';
 import { installWasmProducts } from './wasm-kernels.js';
-import { CancelledError } from '../../core/errors.js';
 
 export interface SweepOptions {
   /** Worker threads; default: the number of cores. */
   workers?: number;
-  onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /** Entries per task; default sized so a task takes ~0.1 s. */
   shardSize?: number;
@@ -45,12 +26,11 @@ export function defaultWorkers(): number {
 }
 
 /**
- * Rough seconds to estimate one entry, to size shards so each takes ~0.1 s:
- * short enough for smooth progress, long enough that messaging is negligible.
- * (A full pass is ~2·m·Σ fan-in·units flops at ~0.5 GFLOP/s; an incremental one
- * touches a few rows of m examples.)
+ * Rough seconds for one cost evaluation, to size shards so each takes ~0.1 s: short enough
+ * for smooth progress and cancelling, long enough that messaging is negligible. (A full pass
+ * is ~2·m·Σ fan-in·units flops at ~0.5 GFLOP/s; an incremental one touches a few rows of m examples.)
  */
-export function entrySeconds(job: BuiltinJob, settings: CheckSettings): number {
+export function evaluationSeconds(job: BuiltinJob, evaluation: EvaluationMode): number {
   const m = job.data.X.cols;
   let fan = job.spec.inputs;
   let flops = 0;
@@ -60,53 +40,46 @@ export function entrySeconds(job: BuiltinJob, settings: CheckSettings): number {
     widest = Math.max(widest, layer.units);
     fan = layer.units;
   }
-  const perEvaluation = settings.evaluation === 'full' ? flops / 5e8 : (m * (widest + 40)) / 5e8;
-  return perEvaluation * evaluationsPerEntry(settings.scheme);
+  return evaluation === 'full' ? flops / 5e8 : (m * (widest + 40)) / 5e8;
 }
 
-export function planShards(
-  count: number,
-  workers: number,
-  shardSize?: number,
-  secondsPerEntry = 0,
-): [number, number][] {
+export function planShards(count: number, workers: number, shardSize?: number, secondsPerItem = 0): [number, number][] {
   const byCount = Math.ceil(count / (workers * 16));
-  const byTime = secondsPerEntry > 0 ? Math.ceil(0.1 / secondsPerEntry) : byCount;
+  const byTime = secondsPerItem > 0 ? Math.ceil(0.1 / secondsPerItem) : byCount;
   const size = shardSize ?? Math.max(1, Math.min(4096, byCount, byTime));
   const shards: [number, number][] = [];
   for (let s = 0; s < count; s += size) shards.push([s, Math.min(count, s + size)]);
   return shards;
 }
 
-export interface EntrySweep {
-  approx: Float64Array;
-  kinks: Uint32Array;
-}
-
 /**
- * A pool of worker threads for one built-in subject. Workers boot while this
- * thread takes the forward pass at θ₀, which they all start from; the backward
- * pass (the gradient under audit) is the pool's first task, so this thread's
- * event loop stays free to hand out shards. Every task is a pure function of θ₀
- * and the task, so results are the same bit for bit whatever the number of
- * workers or the order tasks finish in. Cancelling (the signal) stops every
- * worker at once; `close` must always be called.
+ * GradProof's engine as an estimator on a pool of worker threads. Workers boot while this
+ * thread takes the forward pass at θ₀, which they all start from; the backward pass (the
+ * gradient under audit) is the pool's first task, so this thread's event loop stays free to
+ * hand out shards. Every task is a pure function of θ₀ and the task, so costs are the same bit
+ * for bit whatever the number of workers or the order tasks finish in, and the same as
+ * EngineEstimator's on one thread. Cancelling (the signal) stops every worker at once;
+ * `close` must always be called.
  */
-export class SweepSession {
+export class SweepSession implements Estimator {
   readonly net: Network;
   readonly forward: ForwardCache;
   readonly workers: number;
+  readonly groups;
+  readonly theta0: Float64Array;
+  readonly precision = { precision: 'float64', source: 'engine' } as const;
+  readonly knowsKinks = true;
+  evaluations = 0;
   private readonly pool: Piscina<SweepTask, SweepTaskResult>;
   private readonly context: JobContext;
   private readonly abort = new AbortController();
   private readonly onAbort = (): void => this.abort.abort();
-  private readonly gradient: Promise<Float64Array>;
-  /** The gradient once the backward task has answered (progress reports use it). */
-  private grad: Float64Array | undefined;
+  private readonly grad: Promise<Float64Array>;
+  private readonly secondsPerEvaluation: number;
 
   constructor(
     readonly job: BuiltinJob,
-    readonly settings: CheckSettings,
+    readonly evaluation: EvaluationMode,
     private readonly options: SweepOptions = {},
   ) {
     this.workers = Math.max(1, options.workers ?? defaultWorkers());
@@ -130,6 +103,9 @@ export class SweepSession {
       void this.pool.destroy(); // never leave threads behind on bad input
       throw err;
     }
+    this.groups = this.net.groups;
+    this.theta0 = job.theta;
+    this.secondsPerEvaluation = evaluationSeconds(job, evaluation);
     const forward = this.forward;
     this.context = {
       jobKey: randomUUID(),
@@ -137,9 +113,7 @@ export class SweepSession {
       theta: shareFloat64(job.theta),
       X: { rows: job.data.X.rows, cols: job.data.X.cols, data: shareFloat64(job.data.X.data) },
       Y: { rows: job.data.Y.rows, cols: job.data.Y.cols, data: shareFloat64(job.data.Y.data) },
-      evaluation: settings.evaluation,
-      scheme: settings.scheme,
-      epsilon: settings.epsilon,
+      evaluation,
       // Workers start from this thread's forward pass instead of each repeating it.
       base: {
         cost: forward.cost,
@@ -150,27 +124,29 @@ export class SweepSession {
     setMaxListeners(1 << 20, this.abort.signal); // every in-flight task listens on it
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     // Queued before any shard, so the first worker up takes it.
-    this.gradient = this.run(async () => {
+    this.grad = this.run(async () => {
       const r = await this.task({ ...this.context, kind: 'gradient', defects: [...job.defects] });
       if (r.kind !== 'gradient') throw new Error('worker answered a gradient task with something else');
-      this.grad = r.grad;
       return r.grad;
     });
-    this.gradient.catch(() => undefined); // awaited by analytic(); a failure also ends the sweep's tasks
+    this.grad.catch(() => undefined); // awaited by gradient(); a failure also ends the sweep's tasks
   }
 
-  /** The gradient under audit (computed by the pool's first task) and the forward pass at θ₀. */
-  async analytic(): Promise<AnalyticGradient> {
-    return { grad: await this.gradient, cost: this.forward.cost, net: this.net, cache: this.forward };
+  gradient(): Promise<Float64Array> {
+    return this.grad;
+  }
+
+  async cost0(): Promise<number> {
+    return this.forward.cost;
   }
 
   private async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.options.signal?.aborted) throw new CancelledError('sweep cancelled');
+    if (this.options.signal?.aborted) throw new CancelledError('cancelled');
     try {
       return await work();
     } catch (err) {
       this.abort.abort();
-      if (this.options.signal?.aborted) throw new CancelledError('sweep cancelled');
+      if (this.options.signal?.aborted) throw new CancelledError('cancelled');
       throw err;
     }
   }
@@ -179,163 +155,74 @@ export class SweepSession {
     return this.pool.run(t, { signal: this.abort.signal });
   }
 
-  /** Estimates of every entry (`indices` omitted) or of `indices`, in that order, with progress. */
-  entries(indices?: readonly number[], epsilon = this.settings.epsilon, report = true): Promise<EntrySweep> {
+  /** Items split into shards for the pool, their costs assembled in order, progress per shard. */
+  private sharded(
+    count: number,
+    width: number,
+    secondsPerItem: number,
+    make: (start: number, end: number) => SweepTask,
+    onCosts?: OnCosts,
+  ): Promise<CostBatch> {
     return this.run(async () => {
-      const n = indices ? indices.length : this.net.parameterCount;
-      const approx = new Float64Array(n);
-      const kinks = new Uint32Array(n);
-      const meter = new ProgressMeter(n, evaluationsPerEntry(this.settings.scheme));
-      let done = 0;
-      const filled = indices ? undefined : new Uint8Array(n);
-      let lastPartial = 0;
+      const costs = new Float64Array(count * width);
+      const kinks = new Uint32Array(count * width);
       await Promise.all(
-        planShards(n, this.workers, this.options.shardSize, entrySeconds(this.job, this.settings)).map(
-          async ([start, end]) => {
-            const t: SweepTask = indices
-              ? { ...this.context, epsilon, kind: 'indices', indices: indices.slice(start, end) }
-              : { ...this.context, epsilon, kind: 'range', start, end };
-            const r = await this.task(t);
-            if (r.kind !== 'entries') throw new Error('worker answered an entry task with directions');
-            approx.set(r.approx, start);
-            kinks.set(r.kinks, start);
-            done += end - start;
-            filled?.fill(1, start, end);
-            if (report && this.options.onProgress) {
-              const p = meter.at(done);
-              // The per-group picture so far, at most 4 times a second (it costs a pass over the vector).
-              const grad = this.grad;
-              if (filled && grad && (performance.now() - lastPartial > 250 || done === n)) {
-                lastPartial = performance.now();
-                p.groups = this.net.groups.map((g) => {
-                  const gi: number[] = [];
-                  const ai: number[] = [];
-                  for (let i = g.offset; i < g.offset + g.size; i++) {
-                    if (filled[i]) {
-                      gi.push(grad[i]!);
-                      ai.push(approx[i]!);
-                    }
-                  }
-                  return { name: g.name, difference: relativeDifference(gi, ai), done: gi.length, size: g.size };
-                });
-              }
-              this.options.onProgress(p);
-            }
-          },
-        ),
+        planShards(count, this.workers, this.options.shardSize, secondsPerItem).map(async ([start, end]) => {
+          const r = await this.task(make(start, end));
+          if (r.kind !== 'costs') throw new Error('worker answered a cost task with a gradient');
+          costs.set(r.costs, start * width);
+          kinks.set(r.kinks, start * width);
+          this.evaluations += r.costs.length;
+          onCosts?.(end - start, { first: start, costs: r.costs, kinks: r.kinks });
+        }),
       );
-      return { approx, kinks };
+      return { costs, kinks };
     });
   }
 
-  /** Central differences along the given (group, k) directions. */
-  directions(items: { group: number; k: number }[], seed: number): Promise<DirectionEvaluation[]> {
-    return this.run(async () => {
-      const meter = new ProgressMeter(items.length, 4);
-      let done = 0;
-      const chunks = planShards(
-        items.length,
-        this.workers,
-        undefined,
-        4 * entrySeconds(this.job, { ...this.settings, evaluation: 'full' }),
+  entryCosts(set: EntrySet, offsets: readonly number[], onCosts?: OnCosts): Promise<CostBatch> {
+    const w = offsets.length;
+    const perItem = this.secondsPerEvaluation * w;
+    const off = [...offsets];
+    if ('indices' in set) {
+      const idx = set.indices;
+      return this.sharded(
+        idx.length,
+        w,
+        perItem,
+        (s, e) => ({ ...this.context, kind: 'indices', indices: idx.slice(s, e), offsets: off }),
+        onCosts,
       );
-      const parts = await Promise.all(
-        chunks.map(async ([start, end]) => {
-          const r = await this.task({ ...this.context, kind: 'directions', seed, items: items.slice(start, end) });
-          if (r.kind !== 'directions') throw new Error('worker answered a direction task with entries');
-          done += end - start;
-          this.options.onProgress?.(meter.at(done));
-          return r.evaluations;
-        }),
-      );
-      return parts.flat();
-    });
+    }
+    return this.sharded(
+      entryCount(set),
+      w,
+      perItem,
+      (s, e) => ({ ...this.context, kind: 'range', start: set.start + s, end: set.start + e, offsets: off }),
+      onCosts,
+    );
+  }
+
+  directionCosts(
+    directions: readonly DirectionRef[],
+    seed: number,
+    offsets: readonly number[],
+    onCosts?: OnCosts,
+  ): Promise<CostBatch> {
+    // A direction moves every entry of its group: a whole forward pass each, whatever the evaluation.
+    const perItem = evaluationSeconds(this.job, 'full') * offsets.length;
+    const off = [...offsets];
+    return this.sharded(
+      directions.length,
+      offsets.length,
+      perItem,
+      (s, e) => ({ ...this.context, kind: 'directions', seed, directions: directions.slice(s, e), offsets: off }),
+      onCosts,
+    );
   }
 
   async close(): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     await this.pool.destroy();
-  }
-}
-
-/** Per-entry evidence kept with a saved run: the gradient under audit, the estimates (NaN where none was made), kinks. */
-export interface EntryEvidence {
-  analytic: Float64Array;
-  numerical: Float64Array;
-  kinks: Uint32Array;
-}
-
-/** The whole check of a built-in subject on worker threads, in the mode its settings ask for. */
-export async function runBuiltinCheck(
-  job: BuiltinJob,
-  settings: CheckSettings,
-  options: SweepOptions = {},
-): Promise<{ result: CheckResult; entries: EntryEvidence }> {
-  const session = new SweepSession(job, settings, options);
-  try {
-    const { net } = session;
-    const n = net.parameterCount;
-    let result: CheckResult;
-    let analytic: AnalyticGradient;
-    const numerical = new Float64Array(n).fill(Number.NaN);
-    const kinks = new Uint32Array(n);
-    if (settings.mode === 'fast') {
-      const seed = settings.directionSeed ?? DEFAULT_DIRECTION_SEED;
-      const directions = session.directions(fastPlan(net.groups, settings.directions ?? DEFAULT_DIRECTIONS), seed);
-      analytic = await session.analytic();
-      const a = { grad: analytic.grad, cost: analytic.cost, groups: net.groups };
-      const fast = judgeFast(settings, a, await directions);
-      const indices = escalatedIndices(fast.failing);
-      const escalation = indices.length
-        ? await session.entries(indices)
-        : { approx: new Float64Array(0), kinks: new Uint32Array(0) };
-      indices.forEach((i, j) => {
-        numerical[i] = escalation.approx[j]!;
-        kinks[i] = escalation.kinks[j]!;
-      });
-      result = finishFast(settings, a, fast, { indices, ...escalation });
-    } else {
-      const plan = noisePlan(n, settings.epsilon);
-      // The noise sample is queued first so it runs alongside the sweep.
-      const [wider, sweep, a] = await Promise.all([
-        session.entries(plan.indices, plan.epsilon, false),
-        session.entries(),
-        session.analytic(),
-      ]);
-      analytic = a;
-      numerical.set(sweep.approx);
-      kinks.set(sweep.kinks);
-      result = finishCheck(settings, analytic, sweep.approx, sweep.kinks, wider.approx);
-    }
-    return {
-      result: completeCheck(result, job, settings, analytic.grad),
-      entries: { analytic: analytic.grad, numerical, kinks },
-    };
-  } finally {
-    await session.close();
-  }
-}
-
-export async function runBuiltinSweep(
-  job: BuiltinJob,
-  settings: CheckSettings,
-  options: SweepOptions = {},
-): Promise<CheckResult> {
-  return (await runBuiltinCheck(job, settings, options)).result;
-}
-
-/** Entry estimates only (benchmarks): every entry, or the sampled ones. */
-export async function sweepEntries(
-  job: BuiltinJob,
-  settings: CheckSettings,
-  options: SweepOptions = {},
-  sample?: readonly number[],
-): Promise<EntrySweep & { analytic: AnalyticGradient }> {
-  const session = new SweepSession(job, settings, options);
-  try {
-    const [sweep, analytic] = await Promise.all([session.entries(sample), session.analytic()]);
-    return { analytic, ...sweep };
-  } finally {
-    await session.close();
   }
 }

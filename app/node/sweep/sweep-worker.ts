@@ -1,5 +1,4 @@
-import { evaluateDirection } from '../../core/check/fast-mode.js';
-import { estimateIndices, estimateRange } from '../../core/check/schemes.js';
+import { evaluatorDirectionCosts, evaluatorEntryCosts } from '../../core/check/builtin.js';
 import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.js';
 import { type Dataset, type ForwardCache, Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';
@@ -63,23 +62,13 @@ function contextFor(task: SweepTask): WorkerJob {
 export default function runTask(task: SweepTask): SweepTaskResult {
   const { net, evaluator: ev, theta, own } = contextFor(task);
   switch (task.kind) {
-    case 'range': {
-      const n = task.end - task.start;
-      const approx = new Float64Array(n);
-      const kinks = new Uint32Array(n);
-      estimateRange(ev, task.start, task.end, task.scheme, task.epsilon, approx, kinks);
-      return { kind: 'entries', approx, kinks };
-    }
+    case 'range':
+      return { kind: 'costs', ...evaluatorEntryCosts(ev, { start: task.start, end: task.end }, task.offsets) };
     case 'indices':
-      return { kind: 'entries', ...estimateIndices(ev, task.indices, task.scheme, task.epsilon) };
+      return { kind: 'costs', ...evaluatorEntryCosts(ev, { indices: task.indices }, task.offsets) };
+    case 'directions':
+      return { kind: 'costs', ...evaluatorDirectionCosts(ev, net, task.directions, task.seed, task.offsets) };
     case 'gradient':
       return { kind: 'gradient', grad: net.backward(theta, own().data, own().base, task.defects) };
-    case 'directions':
-      return {
-        kind: 'directions',
-        evaluations: task.items.map(({ group, k }) =>
-          evaluateDirection(ev, net.groups, group, task.seed, k, task.epsilon),
-        ),
-      };
   }
 }
