@@ -295,6 +295,11 @@ describe('verification checks meaning, not only signatures', () => {
     expect(rows).toHaveLength(2); // the fixture's own, and this one
     expect(rows[1]).toMatch(new RegExp(`"purpose":"prepare ${f.draft}"`));
     expect(gp(db, ['verify']).status).toBe(0);
+    const log = gp(db, ['log', '--failed-attempts']);
+    expect(log.stdout.trim().split('\n')).toHaveLength(2);
+    expect(log.stdout).toMatch(
+      new RegExp(`identity\\.unlock_failed +[0-9a-f]{64} \\(Erin Engineer\\): prepare ${f.draft}`),
+    );
   });
 });
 

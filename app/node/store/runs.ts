@@ -8,7 +8,8 @@ import { VERSION } from '../version.js';
 import { appendAudit } from './audit-log.js';
 import { sha256Hex } from '../util/hash.js';
 import type { Store } from './database.js';
-import { runProblemCached } from './integrity.js';
+import { runProblemCached, sealedRowProblem } from './integrity.js';
+import { logIndex } from './log-index.js';
 import { ownProcess } from './process-start.js';
 import {
   type ArtifactTable,
@@ -454,4 +455,17 @@ export function annotateRun(store: Store, runId: string, edit: AnnotationEdit, a
     );
   })();
   return getRun(store, runId)!;
+}
+
+/**
+ * Whether an artifact record (a model, weights, dataset or implementation row, as the library
+ * view lists them) is the one the audit log recorded: for views that read those tables directly.
+ */
+export function artifactIntegrity(
+  store: Store,
+  table: ArtifactTable,
+  sha256: string,
+): { ok: boolean; problem?: string } {
+  const problem = sealedRowProblem(store.db, logIndex(store.db), table, sha256);
+  return problem ? { ok: false, problem } : { ok: true };
 }
