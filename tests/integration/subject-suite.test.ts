@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script, without types
@@ -8,23 +8,13 @@ import * as suite from '../../scripts/subject-suite.mjs';
 /**
  * Issue 13, item 7: realistic numpy implementations through the Python adapter, each with
  * what an honest gradient checker should say, under every scheme and mode; one test per
- * subject × scheme × mode. The tests run concurrently, the checks two at a time (two cores);
- * a test filtered out (-t) runs no check.
- *
- * known-mismatches.json lists the checks today's pipeline still gets wrong (issue 13's false
- * PASS / false FAIL cases): those tests assert that the mismatch is still there, so a fix
- * shows up as a failing test telling you to delete the line. GRADPROOF_SUITE_STRICT=1 holds
- * every check to its expectation.
+ * subject × scheme × mode, every one held to its expectation. The tests run concurrently, the
+ * checks two at a time (two cores); a test filtered out (-t) runs no check.
  */
 const { ROOT, SUITE_DIR, commandLine, createPool, judge, loadManifest, plan, runCheck } = suite;
 const DIR = path.join(ROOT, SUITE_DIR);
 const manifest = loadManifest();
-const { cases, schemes, modes, items } = plan(manifest);
-const strict = process.env.GRADPROOF_SUITE_STRICT === '1';
-const known: Record<string, string> = JSON.parse(
-  readFileSync(path.join(DIR, 'known-mismatches.json'), 'utf8'),
-).mismatches;
-const key = (name: string, scheme: string, mode: string): string => `${name} ${scheme}/${mode}`;
+const { cases, schemes, modes } = plan(manifest);
 const pool = createPool(2);
 
 describe('the subject suite itself', () => {
@@ -40,11 +30,6 @@ describe('the subject suite itself', () => {
     const r = spawnSync('python3', [path.join(DIR, 'verify_subjects.py')], { encoding: 'utf8', timeout: 120_000 });
     expect(r.stdout).toMatch(/every expectation confirmed against the reference gradient/);
     expect(r.status).toBe(0);
-  });
-
-  it('known mismatches name only checks the suite runs', () => {
-    const planned = new Set(items.map((i: any) => key(i.case.name, i.scheme, i.mode)));
-    expect(Object.keys(known).filter((k) => !planned.has(k))).toEqual([]);
   });
 
   it('the judge tells a match from a false pass, a wrong factor, an unnamed entry and an unnamed shape', () => {
@@ -83,17 +68,9 @@ describe.concurrent('every subject under every scheme and mode', () => {
     describe(`${c.name}: ${c.what}${c.args.length ? ` (${c.args.join(' ')})` : ''}`, () => {
       for (const scheme of schemes)
         for (const mode of modes) {
-          const k = key(c.name, scheme, mode);
-          const knownReason = strict ? undefined : known[k];
-          it(`${scheme} / ${mode}${knownReason ? ` (known mismatch: ${knownReason})` : ''}`, async ({ expect }) => {
+          it(`${scheme} / ${mode}`, async ({ expect }) => {
             const run = await pool(() => runCheck(c, scheme, mode, { timeoutSeconds: 240 }));
-            const mismatches: string[] = judge(c, run);
-            if (knownReason)
-              expect(
-                mismatches.length,
-                `${k} now matches its expectation: delete its line from ${SUITE_DIR}/known-mismatches.json`,
-              ).toBeGreaterThan(0);
-            else expect(mismatches, commandLine(run.args)).toEqual([]);
+            expect(judge(c, run), commandLine(run.args)).toEqual([]);
           }, 300_000);
         }
     });

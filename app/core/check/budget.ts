@@ -41,11 +41,12 @@ export function detectPrecision(costs: ArrayLike<number>): { precision: Precisio
 }
 
 /**
- * The theoretical floor of a cost's rounding: a few units of round-off of |J| (a mean over
- * examples rounds at every addition, but errors of opposite sign mostly cancel).
+ * The floor of a cost's rounding: one unit of round-off of |J|, the rounding of the value
+ * itself. A cost that does not move at all under a step still carries this much; costs that
+ * round worse show it in their fourth differences, which then take over.
  */
 export function costRoundoffFloor(precision: Precision, j0: number): number {
-  return 4 * unitRoundoff(precision === 'unknown' ? 'float64' : precision) * Math.max(Math.abs(j0), Number.MIN_VALUE);
+  return unitRoundoff(precision === 'unknown' ? 'float64' : precision) * Math.max(Math.abs(j0), Number.MIN_VALUE);
 }
 
 /**

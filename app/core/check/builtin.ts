@@ -2,12 +2,11 @@ import { type CostEvaluator, type EvaluationMode, createEvaluator } from '../mod
 import { type Defect, validateDefects } from '../model/defects.js';
 import { type Dataset, type ForwardCache, Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
-import { directionVector } from './directions.js';
 import type { CostBatch, DirectionRef, EntrySet, Estimator, OnCosts } from './estimator.js';
-import { entryAt, entryCount } from './estimator.js';
+import { entryCount } from './estimator.js';
 import { explainByReproduction } from './hypotheses.js';
 import { type CheckHooks, type CheckOutput, type CheckSettings, runGradientCheck } from './orchestrator.js';
-import { costsAtEntry } from './schemes.js';
+import { evaluatorDirectionCosts, evaluatorEntryCosts } from './engine-costs.js';
 
 /** A built-in subject: GradProof's engine, its parameters, data, and any injected defects. */
 export interface BuiltinJob {
@@ -39,39 +38,6 @@ export function forwardAt(job: BuiltinJob): { net: Network; cache: ForwardCache 
 export function analyticGradient(job: BuiltinJob): AnalyticGradient {
   const { net, cache } = forwardAt(job);
   return { grad: net.backward(job.theta, job.data, cache, job.defects), cost: cache.cost, net, cache };
-}
-
-/** Costs of entries at offsets, from one evaluator: the loop the worker threads run too. */
-export function evaluatorEntryCosts(
-  ev: CostEvaluator,
-  set: EntrySet,
-  offsets: readonly number[],
-): { costs: Float64Array; kinks: Uint32Array } {
-  const count = entryCount(set);
-  const costs = new Float64Array(count * offsets.length);
-  const kinks = new Uint32Array(count * offsets.length);
-  for (let k = 0; k < count; k++) costsAtEntry(ev, entryAt(set, k), offsets, costs, kinks, k * offsets.length);
-  return { costs, kinks };
-}
-
-/** Costs along seeded random directions at offsets, from one evaluator. */
-export function evaluatorDirectionCosts(
-  ev: CostEvaluator,
-  net: Network,
-  directions: readonly DirectionRef[],
-  seed: number,
-  offsets: readonly number[],
-): { costs: Float64Array; kinks: Uint32Array } {
-  const costs = new Float64Array(directions.length * offsets.length);
-  const kinks = new Uint32Array(directions.length * offsets.length);
-  directions.forEach((d, i) => {
-    const u = directionVector(net.parameterCount, net.groups[d.group]!, d.group, seed, d.k, d.attempt);
-    offsets.forEach((o, j) => {
-      costs[i * offsets.length + j] = ev.costAlong(u, o);
-      kinks[i * offsets.length + j] = ev.kinks;
-    });
-  });
-  return { costs, kinks };
 }
 
 /**

@@ -130,7 +130,10 @@ export function diagnoseGroup(input: DiagnosisInput): Diagnosis {
     };
   }
 
-  if (residual < FACTOR_RESIDUAL) {
+  // A constant factor explains g when what it leaves is within 0.1% of g, or within the finite
+  // differences' own error (which the factor scales along with ĝ).
+  const budget = input.entryTolerance * Math.sqrt(Math.max(1, g.length));
+  if (residual * ng <= Math.max(FACTOR_RESIDUAL * ng, Math.abs(alpha) * budget)) {
     if (Math.abs(alpha + 1) < 1e-3)
       return {
         kind: 'sign-flip',

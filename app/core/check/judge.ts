@@ -163,12 +163,12 @@ export function judgeGroup(ctx: JudgeContext, ev: GroupEvidence): GroupJudgement
       note = `every entry of ${g.name} sits at a kink (${ctx.kinkCause}), and ${counts.unresolved} of them could not be judged`;
       fix = 'rerun at parameters or data where its pre-activations are not exactly at the kink';
     }
-  } else if (ng === 0 && na <= budget) {
-    // Nothing moves and backward says nothing moves: right, if the budget could have seen a
-    // gradient of the size the rest of the model has.
+  } else if (ng <= budget && na <= budget && judgedDifference > ctx.threshold) {
+    // Nothing measurably moves and backward says nothing moves (zero, or rounding away from it):
+    // right, if the budget could have seen a gradient of the size the rest of the model has.
     if (budget / Math.sqrt(judgedIdx.length) <= RESOLUTION_LIMIT * ctx.gradientScale) {
       verdict = 'pass';
-      note = `the cost does not depend on ${g.name} at θ₀ (e.g. dead units), and backward returns zero`;
+      note = `the cost does not depend on ${g.name} at θ₀ (e.g. dead units, or a bias a normalisation cancels), and backward returns ${ng === 0 ? 'zero' : `~0 (‖g‖ = ${fmtValue(ng)})`}`;
     } else {
       verdict = 'inconclusive';
       ({ note, fix } = explainUnresolvable(ctx, ev, budget, na));

@@ -1,4 +1,4 @@
-import { evaluatorDirectionCosts, evaluatorEntryCosts } from '../../core/check/builtin.js';
+import { evaluatorDirectionCosts, evaluatorEntryCosts } from '../../core/check/engine-costs.js';
 import { type CostEvaluator, createEvaluator } from '../../core/model/evaluator.js';
 import { type Dataset, type ForwardCache, Network } from '../../core/model/network.js';
 import { Tensor } from '../../core/tensor/tensor.js';

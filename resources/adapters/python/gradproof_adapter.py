@@ -135,6 +135,14 @@ def serve_notebook(forward_propagation_n, backward_propagation_n, parameters, X,
         missing = [k for k in keys if "d" + k not in grads]
         if missing:
             raise KeyError(f"backward_propagation_n returned no gradient for {', '.join('d' + k for k in missing)}")
+        for k, shape in shapes:
+            got = np.shape(grads["d" + k])
+            if tuple(got) != tuple(shape):
+                # The same number of entries in another shape would be read in the wrong order; say so.
+                raise ValueError(
+                    f"backward_propagation_n returned d{k} with shape {tuple(got)}, but {k} has shape {tuple(shape)}:"
+                    " a gradient must have its parameter's shape"
+                )
         return np.concatenate([np.asarray(grads["d" + k], dtype=np.float64).reshape(-1) for k in keys])
 
     serve(cost, gradient, theta0, [(k, s if len(s) else (1,)) for k, s in shapes])
