@@ -204,7 +204,10 @@ describe('the tamper suite: every table and column, edited with the sqlite3 shel
         if (c.name === 'report_id' && t.table === 'signatures') return `'${f.draft}'`;
         if (!c.pk) return c.name;
         if (c.type === 'INTEGER') return `${c.name} + 1000`;
-        return c.name === 'run_id' ? `'run-forged'` : `substr(${c.name}, 1, length(${c.name}) - 1) || 'f'`;
+        // The last character changed (never to itself: the new key must not collide with the original).
+        return c.name === 'run_id'
+          ? `'run-forged'`
+          : `substr(${c.name}, 1, length(${c.name}) - 1) || CASE WHEN substr(${c.name}, -1) = 'f' THEN 'e' ELSE 'f' END`;
       });
       const forged = copyOf(f, `ins-${t.table}`);
       insiderEdit(
