@@ -18,6 +18,7 @@ const job = {
 /** The engine seen from outside: costs only, no kink counts, as a subject is. */
 class Opaque implements Estimator {
   readonly knowsKinks = false;
+  readonly subject = true;
   readonly precision = { precision: 'unknown', source: 'unknown' } as const;
   constructor(private readonly inner: EngineEstimator) {}
   get groups() {

@@ -7,6 +7,7 @@ import {
   groupCostNoise,
   spreadOfTwoSteps,
   stencilNoiseGain,
+  lowPrecision,
 } from './budget.js';
 import { groupDirection, missProbability, projectGradient, thresholdTolerance } from './directions.js';
 import type { DirectionRef, Estimator } from './estimator.js';
@@ -73,6 +74,7 @@ export async function fastDirections(
           }
         });
         finiteOrThrow(
+          est,
           b,
           (i) =>
             `θ₀ moved along random direction ${refs[Math.floor(i / width)]!.k} of ${groups[refs[Math.floor(i / width)]!.group]!.name}`,
@@ -98,6 +100,7 @@ export async function fastDirections(
     for (const [h, list] of byStepOf(flagged.map((f) => f.ref))) {
       const b = await est.directionCosts(list, seed, layoutOffsets(h / 10, width));
       finiteOrThrow(
+        est,
         b,
         (i) =>
           `θ₀ moved along random direction ${list[Math.floor(i / width)]!.k} of ${groups[list[Math.floor(i / width)]!.group]!.name}`,
@@ -195,18 +198,16 @@ export async function fastDirections(
       } else {
         verdict = 'inconclusive';
         note = `along random directions, the finite differences' error (${fmtValue(budget)}) hides every error smaller than ${fmtResolution(resolution)}`;
-        fix =
-          plan.precision.precision === 'float32'
-            ? 'rerun with --epsilon 1e-3 or --epsilon auto'
-            : 'rerun with --epsilon auto, or make the cost deterministic';
+        fix = lowPrecision(plan.precision.precision)
+          ? 'rerun with --epsilon 1e-3 or --epsilon auto'
+          : 'rerun with --epsilon auto, or make the cost deterministic';
       }
     } else if (resolution > RESOLUTION_LIMIT && err <= 3 * tolerance) {
       verdict = 'inconclusive';
       note = `along random directions, the finite differences' error (${fmtValue(budget)}) is too large to judge ${group.name}`;
-      fix =
-        plan.precision.precision === 'float32'
-          ? 'rerun with --epsilon 1e-3 or --epsilon auto'
-          : 'rerun with --epsilon auto, or make the cost deterministic';
+      fix = lowPrecision(plan.precision.precision)
+        ? 'rerun with --epsilon 1e-3 or --epsilon auto'
+        : 'rerun with --epsilon auto, or make the cost deterministic';
     } else {
       verdict = 'fail';
       note = `fails along ${smooth} random directions`;

@@ -1,6 +1,6 @@
 import type { ParamGroup } from '../model/spec.js';
 import { fmtProbability, fmtValue } from '../report/numbers.js';
-import { stencilNoiseGain } from './budget.js';
+import { lowPrecision, stencilNoiseGain, unitRoundoff } from './budget.js';
 import { runEpsilonSweep } from './epsilon-sweep.js';
 import type { Estimator } from './estimator.js';
 import { fastDirections } from './fast.js';
@@ -115,9 +115,9 @@ export function assembleResult(a: AssembleInput): CheckResult {
       `${kinked.length} entr${kinked.length === 1 ? 'y' : 'ies'} crossed a kink at ε (${names}${kinked.length > 5 ? ', …' : ''}): ${resolved} re-estimated at a smaller step, ${sub} exactly at a kink where backward returns a one-sided derivative, ${unresolved.length} unresolved`,
     );
   }
-  if (plan.precision.precision === 'float32')
+  if (lowPrecision(plan.precision.precision))
     findings.push(
-      `the cost is computed in float32 (${plan.precision.source}): its rounding is ~${fmtValue(2 ** -24 * Math.abs(plan.j0))}`,
+      `the cost is computed in ${plan.precision.precision} (${plan.precision.source}): its rounding is ~${fmtValue(unitRoundoff(plan.precision.precision) * Math.abs(plan.j0))}`,
     );
   if (a.fast) {
     const passed = a.fast.groups.filter(

@@ -1,5 +1,5 @@
 import type { CheckRequest } from '../api/contract.js';
-import { CancelledError, InputError } from '../errors.js';
+import { CancelledError, InputError, SubjectError } from '../errors.js';
 import { entryName } from '../model/spec.js';
 import { fmtEpsilon } from '../report/numbers.js';
 import {
@@ -87,15 +87,18 @@ export function checkAborted(signal?: { readonly aborted: boolean }): void {
   if (signal?.aborted) throw new CancelledError('cancelled');
 }
 
-/** Costs that are not finite, or too large to take differences of, end the run with an error naming where. */
-export function finiteOrThrow(batch: CostBatch, what: (i: number) => string): void {
+/**
+ * Costs that are not finite, or too large to take differences of, end the run with an error
+ * naming where: the subject's failure (no verdict) when the implementation is the user's, bad
+ * input (weights, data) when it is GradProof's engine.
+ */
+export function finiteOrThrow(est: Pick<Estimator, 'subject'>, batch: CostBatch, what: (i: number) => string): void {
   const c = batch.costs;
   for (let i = 0; i < c.length; i++) {
     const v = c[i]!;
     if (!Number.isFinite(v) || Math.abs(v) > 1e300) {
-      throw new InputError(
-        `the cost is ${v} at ${what(i)}: a cost must be a finite number small enough to take differences of (|J| ≤ 1e300)`,
-      );
+      const message = `the cost is ${v} at ${what(i)}: a cost must be a finite number small enough to take differences of (|J| ≤ 1e300)`;
+      throw est.subject ? new SubjectError(message) : new InputError(message);
     }
   }
 }
@@ -110,7 +113,7 @@ export async function entryCosts(
 ): Promise<CostBatch> {
   checkAborted(hooks.signal);
   const batch = await est.entryCosts(set, offsets, onItems);
-  finiteOrThrow(batch, (i) => {
+  finiteOrThrow(est, batch, (i) => {
     const k = Math.floor(i / offsets.length);
     const index = 'indices' in set ? set.indices[k]! : set.start + k;
     const d = offsets[i % offsets.length]!;
@@ -142,7 +145,8 @@ export async function planCheck(est: Estimator, settings: CheckSettings, hooks: 
   const scheme = settings.scheme;
   const j0 = await est.cost0();
   if (!Number.isFinite(j0) || Math.abs(j0) > 1e300) {
-    throw new InputError(`the cost at θ₀ is ${j0}: a cost must be a finite number small enough to take differences of`);
+    const message = `the cost is ${j0} at θ₀: a cost must be a finite number small enough to take differences of (|J| ≤ 1e300)`;
+    throw est.subject ? new SubjectError(message) : new InputError(message);
   }
   // A cost that is not a function of θ alone (dropout, sampling) shows when J(θ₀) is asked again.
   const again = await entryCosts(est, hooks, { indices: [0, n - 1, 0] }, [0]);

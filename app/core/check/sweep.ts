@@ -187,7 +187,11 @@ export async function sweepEntries(
         done += items;
         report();
       });
-      finiteOrThrow(b, (i) => `θ₀ ± ${h}·e(${groups[groupIndexOf(groups, set.start + Math.floor(i / width))]!.name})`);
+      finiteOrThrow(
+        est,
+        b,
+        (i) => `θ₀ ± ${h}·e(${groups[groupIndexOf(groups, set.start + Math.floor(i / width))]!.name})`,
+      );
       for (let k = 0; k < set.end - set.start; k++) {
         const i = set.start + k;
         const c = b.costs.subarray(k * width, (k + 1) * width);
