@@ -2,6 +2,7 @@ import { IN_TOTO_PAYLOAD_TYPE } from '../signing/dsse.js';
 import { AUDIT_PREDICATE, SIGNOFF_PREDICATE } from '../../core/report/statement.js';
 import { GENESIS_HASH } from '../store/audit-log.js';
 import { InputError } from '../../core/errors.js';
+import { fingerprint } from '../util/fingerprint.js';
 
 /**
  * `verify-openssl.sh`: the bundle checked with openssl and POSIX tools alone. The script never
@@ -51,11 +52,7 @@ function must(ok: boolean, what: string): void {
     );
 }
 
-const fpr = (keyid: string): string =>
-  keyid
-    .slice(0, 32)
-    .replace(/(.{4})(?=.)/g, '$1:')
-    .toUpperCase();
+const fpr = fingerprint;
 
 export function opensslScript(s: ScriptInput): string {
   must(/^rep-[0-9A-Za-z-]{1,60}$/.test(s.reportId), 'the report id');

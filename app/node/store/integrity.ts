@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { fingerprint } from '../signing/dsse.js';
+import { fingerprint } from '../util/fingerprint.js';
 import { sha256Hex } from '../util/hash.js';
 import { type LogIndex, RUN_TERMINAL, bindingKey, latestBinding, logIndex } from './log-index.js';
 import { schemaProblems } from './schema-check.js';
