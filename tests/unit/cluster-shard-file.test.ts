@@ -126,6 +126,7 @@ describe('shard files', () => {
       const merged = await mergeShardFiles([file(2), file(0), file(1)], store);
       const run = getRun(store, merged.runId!)!;
       expect(run.status).toBe('completed');
+      expect(run.integrity).toEqual({ ok: true });
       expect(run.difference).toBe(single.result.difference);
       const shards = (
         run.settings as unknown as {
