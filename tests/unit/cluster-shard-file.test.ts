@@ -95,7 +95,7 @@ describe('shard files', () => {
       expect(typeof raw.output.records.first.$f64).toBe('string');
       const s = decodeShardFile(bytes, file(k));
       expect(s.job).toEqual(first.job);
-      const want = shardRange(s.groups, k, 3);
+      const want = shardRange(s.groups, k, 3, s.output.plan.groupCosts);
       expect({ start: s.shard.start, end: s.shard.end }).toEqual(want);
       expect(s.output.range).toEqual(want);
       // Only the range is recorded; outside it the records say "not swept".
@@ -137,6 +137,8 @@ describe('shard files', () => {
       expect(shards.files.map((f) => f.index)).toEqual([0, 1, 2]);
       for (const f of shards.files) expect(f.sha256).toBe(sha(readFileSync(file(f.index))));
       expect(merged.provenance.shards).toEqual(shards);
+      // Read back from the store, the run's provenance names its shards too.
+      expect(run.provenance.shards).toEqual(shards);
       createIdentity(store, 'Shard Engineer', 'engineer', 'a long enough passphrase');
       const report = createReport(store, merged.runId!, 'Shard Engineer');
       const body = (store.db.prepare('SELECT body FROM reports WHERE id = ?').get(report.id) as { body: Buffer }).body;
@@ -166,7 +168,7 @@ describe('the merge refuses, one line per problem, naming the file', () => {
   });
 
   it('a missing shard, a duplicated one, and one given twice', async () => {
-    expect(await refusal([file(0), file(2)])).toEqual(['shard 1 of 3 (entries 16–31) is missing']);
+    expect(await refusal([file(0), file(2)])).toEqual(['shard 1 of 3 (entries 11–21) is missing']);
     const copy = path.join(dir, 'copy-of-1.json');
     copyFileSync(file(1), copy);
     expect(await refusal([file(0), file(1), copy, file(2)])).toEqual([
@@ -182,7 +184,7 @@ describe('the merge refuses, one line per problem, naming the file', () => {
     expect(lines[0]).toMatch(
       /shard-1-of-3\.json: a shard of another job: its implementation [0-9a-f]{12}… where \S+shard-0-of-3\.json has [0-9a-f]{12}…$/,
     );
-    expect(lines[1]).toBe('shard 1 of 3 (entries 16–31) is missing');
+    expect(lines[1]).toBe('shard 1 of 3 (entries 11–21) is missing');
     await runShardToFile(request, { index: 0, count: 2 }, `${other}/`);
     expect(await refusal([...[0, 1, 2].map(file), path.join(other, 'shard-0-of-2.json')])).toEqual([
       expect.stringMatching(
@@ -201,7 +203,7 @@ describe('the merge refuses, one line per problem, naming the file', () => {
       s.output.range = { start: i, end: s.shard.end };
     });
     expect(await refusal([file(0), wide, file(2)])).toEqual([
-      `${wide}: entries 15–31 are not shard 1 of 3's (16–31): its range overlaps another shard's or leaves entries out`,
+      `${wide}: entries 10–21 are not shard 1 of 3's (11–21): its range overlaps another shard's or leaves entries out`,
     ]);
   });
 

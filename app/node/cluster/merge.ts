@@ -110,7 +110,7 @@ export function loadShards(paths: readonly string[]): { name: string; shard: Loa
   const byIndex = new Map<number, { name: string; shard: LoadedShard }[]>();
   for (const l of sameSplit) byIndex.set(l.shard.shard.index, [...(byIndex.get(l.shard.shard.index) ?? []), l]);
   for (let k = 0; k < N; k++) {
-    const want = shardRange(ref.shard.groups, k, N);
+    const want = shardRange(ref.shard.groups, k, N, ref.shard.output.plan.groupCosts);
     const at = byIndex.get(k) ?? [];
     const entries = `entries ${want.start}–${want.end - 1}`;
     if (at.length === 0) {
