@@ -539,7 +539,8 @@ export class GradProofService {
   /** Keep the event in the job's history (progress collapsed to its latest), then send it. */
   private record(job: JobStatus, e: ApiEvent): void {
     if (e.type === 'check.progress') {
-      job.progress = e;
+      // Not every progress event carries the per-group figures: the status keeps the latest ones.
+      job.progress = e.groups || !job.progress?.groups ? e : { ...e, groups: job.progress.groups };
       const last = job.events[job.events.length - 1];
       if (last?.type === 'check.progress') job.events[job.events.length - 1] = e;
       else job.events.push(e);
