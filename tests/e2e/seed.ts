@@ -52,20 +52,24 @@ export const PASSPHRASES: Record<string, string> = {
 export async function busyDatabase(): Promise<BusyDatabase> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gp-busy-'));
   const file = path.join(dir, 'busy.db');
-  const longName = `fraud-scoring-network-for-the-european-card-payments-portfolio-${'v'.repeat(3)}2025-release-candidate-with-calibrated-outputs-and-extra-long-name`;
+  const longName =
+    'fraud-scoring-network-for-the-european-card-payments-portfolio-2025-release-candidate-with-calibrated-outputs';
   const spec = path.join(dir, 'long.json');
-  writeFileSync(
-    spec,
-    JSON.stringify({
-      name: longName,
-      inputs: 4,
-      layers: [
-        { units: 5, activation: 'relu' },
-        { units: 1, activation: 'sigmoid' },
-      ],
-      loss: 'binary_cross_entropy',
-    }),
-  );
+  // The same file under two contents: one model reference that the library knows by two hashes.
+  const writeSpec = (version: number) =>
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        name: longName,
+        description: `version ${version}`,
+        inputs: 4,
+        layers: [
+          { units: 5, activation: 'relu' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        loss: 'binary_cross_entropy',
+      }),
+    );
   const store = openStore(file);
   const service = new GradProofService(store);
   try {
@@ -76,7 +80,7 @@ export async function busyDatabase(): Promise<BusyDatabase> {
         passphrase: pass,
       });
     const runs: string[] = [];
-    const defects = ['', 'W1:flip', 'b3:zero', 'W2:transpose', 'W2:scale:2', 'W1:scale:1.000001'];
+    const defects = ['', '', 'W1:flip', 'b3:zero', 'W2:transpose', 'W1:scale:1.000001'];
     for (let i = 0; i < 12; i++) {
       const d = defects[i % defects.length]!;
       runs.push(
@@ -96,7 +100,8 @@ export async function busyDatabase(): Promise<BusyDatabase> {
           seed,
         }),
       );
-    for (let i = 0; i < 6; i++)
+    for (let i = 0; i < 6; i++) {
+      writeSpec(i % 2);
       runs.push(
         await check(service, {
           implementation: {
@@ -108,6 +113,7 @@ export async function busyDatabase(): Promise<BusyDatabase> {
           seed: 100 + i,
         }),
       );
+    }
     await service.call('runs.annotate', {
       id: runs[0]!,
       name: 'Notebook as shipped, with its two planted bugs',

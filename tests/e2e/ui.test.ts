@@ -261,7 +261,8 @@ describe('results', () => {
     await page.fill('#a-notes', 'dW2 doubled, db1 times four');
     await page.click('form button:has-text("Save")');
     await page.waitForSelector('[data-testid="run-name"]:has-text("Notebook as shipped")');
-    expect(await read(page, '[data-testid="run-name"]')).toBe('Notebook as shipped notebook baseline');
+    expect(await read(page, '[data-testid="run-name"] strong')).toBe('Notebook as shipped');
+    expect(await page.locator('[data-testid="run-name"] li.tag').allInnerTexts()).toEqual(['notebook', 'baseline']);
     await goHash(page, '#/runs');
     await page.waitForSelector('td.run');
     await page.fill('#q', 'shipped');

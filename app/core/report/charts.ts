@@ -28,8 +28,8 @@ interface Frame {
 export function decadeRange(values: readonly number[]): { lo: number; hi: number } {
   const pos = values.filter((v) => Number.isFinite(v) && v > 0);
   if (pos.length === 0) return { lo: -8, hi: 0 };
-  let lo = Math.floor(Math.log10(Math.min(...pos)) + 1e-9);
-  let hi = Math.ceil(Math.log10(Math.max(...pos)) - 1e-9);
+  let lo = Math.floor(Math.log10(Math.min(...pos)) + 1e-9) || 0;
+  let hi = Math.ceil(Math.log10(Math.max(...pos)) - 1e-9) || 0;
   if (hi <= lo) hi = lo + 1;
   // A bar needs room below it to read as a bar.
   lo -= 1;
@@ -64,21 +64,33 @@ function yAxis(f: Frame, lo: number, hi: number, label: string): { svg: string; 
   return { svg: parts.join(''), y };
 }
 
-function legendSvg(items: { label: string; cls: string; kind: 'bar' | 'line' | 'marker' }[], f: Frame): string {
+interface LegendItem {
+  label: string;
+  cls: string;
+  kind: 'bar' | 'line' | 'marker';
+}
+
+/** Legend entries laid out in rows across the chart's width (wrapping as they need). */
+function legendLayout(items: LegendItem[], f: Pick<Frame, 'width' | 'left' | 'right'>): { svg: string; rows: number } {
   let x = f.left;
-  const y = 14;
-  return items
-    .map((it) => {
-      const mark =
-        it.kind === 'bar'
-          ? `<rect class="${it.cls}" x="${r1(x)}" y="${y - 9}" width="12" height="12" rx="2"/>`
-          : `<line class="${it.cls}" x1="${r1(x)}" x2="${r1(x + 18)}" y1="${y - 3}" y2="${y - 3}"/>`;
-      const w = it.kind === 'bar' ? 12 : 18;
-      const out = `<g class="legend-item">${mark}<text class="legend" x="${r1(x + w + 5)}" y="${y + 1}">${esc(it.label)}</text></g>`;
-      x += w + 5 + it.label.length * 7.4 + 16;
-      return out;
-    })
-    .join('');
+  let row = 0;
+  const parts = items.map((it) => {
+    const w = it.kind === 'bar' ? 12 : 18;
+    const width = w + 5 + it.label.length * 7.4;
+    if (x > f.left && x + width > f.width - f.right) {
+      x = f.left;
+      row++;
+    }
+    const y = 14 + row * 18;
+    const mark =
+      it.kind === 'bar'
+        ? `<rect class="${it.cls}" x="${r1(x)}" y="${y - 9}" width="12" height="12" rx="2"/>`
+        : `<line class="${it.cls}" x1="${r1(x)}" x2="${r1(x + 18)}" y1="${y - 3}" y2="${y - 3}"/>`;
+    const out = `<g class="legend-item">${mark}<text class="legend" x="${r1(x + w + 5)}" y="${y + 1}">${esc(it.label)}</text></g>`;
+    x += width + 16;
+    return out;
+  });
+  return { svg: parts.join(''), rows: items.length ? row + 1 : 0 };
 }
 
 function thresholdLine(f: Frame, y: number, threshold: number): string {
@@ -126,7 +138,17 @@ const VERDICT_LABEL: Record<Verdict | 'running', string> = {
 
 /** Bars on a log scale per parameter group (one series per run when comparing), with the threshold. */
 export function barChartSvg(o: BarChartOptions): string {
-  const f: Frame = { width: o.width, height: o.height, left: 62, right: 12, top: 30, bottom: 44 };
+  const legend: LegendItem[] = [];
+  const verdictsShown = new Set(o.series.flatMap((s) => (s.verdicts ?? []).filter(Boolean) as string[]));
+  if (verdictsShown.size) {
+    for (const v of ['pass', 'fail', 'inconclusive', 'running'] as const)
+      if (verdictsShown.has(v)) legend.push({ label: VERDICT_LABEL[v], cls: `bar ${v}`, kind: 'bar' });
+  } else if (o.series.length > 1) {
+    for (const s of o.series) legend.push({ label: s.label, cls: `bar ${s.cls}`, kind: 'bar' });
+  }
+  if (o.threshold !== undefined) legend.push({ label: 'threshold', cls: 'threshold', kind: 'line' });
+  const keys = legendLayout(legend, { width: o.width, left: 62, right: 12 });
+  const f: Frame = { width: o.width, height: o.height, left: 62, right: 12, top: 12 + 18 * keys.rows, bottom: 44 };
   const all = o.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const { lo, hi } = decadeRange(o.threshold !== undefined ? [...all, o.threshold] : all);
   const axis = yAxis(f, lo, hi, o.yLabel ?? 'difference (log scale)');
@@ -160,16 +182,7 @@ export function barChartSvg(o: BarChartOptions): string {
         : `<text class="category" x="${r1(cx)}" y="${y}" text-anchor="middle">${esc(cut(c, slot))}</text>`;
     })
     .join('');
-  const legend: { label: string; cls: string; kind: 'bar' | 'line' }[] = [];
-  const verdictsShown = new Set(o.series.flatMap((s) => (s.verdicts ?? []).filter(Boolean) as string[]));
-  if (verdictsShown.size) {
-    for (const v of ['pass', 'fail', 'inconclusive', 'running'] as const)
-      if (verdictsShown.has(v)) legend.push({ label: VERDICT_LABEL[v], cls: `bar ${v}`, kind: 'bar' });
-  } else if (o.series.length > 1) {
-    for (const s of o.series) legend.push({ label: s.label, cls: `bar ${s.cls}`, kind: 'bar' });
-  }
   const thr = o.threshold !== undefined ? thresholdLine(f, axis.y(o.threshold), o.threshold) : '';
-  if (o.threshold !== undefined) legend.push({ label: 'threshold', cls: 'threshold', kind: 'line' });
   const xLabel = o.xLabel
     ? `<text class="axis-label" x="${r1(f.left + plotW / 2)}" y="${f.height - 4}" text-anchor="middle">${esc(o.xLabel)}</text>`
     : '';
@@ -178,7 +191,7 @@ export function barChartSvg(o: BarChartOptions): string {
     `<title>${esc(o.title)}</title>` +
     `<g class="axis">${axis.svg}</g>${bars.join('')}${thr}` +
     `<line class="baseline" x1="${f.left}" x2="${f.width - f.right}" y1="${r1(base)}" y2="${r1(base)}"/>` +
-    `${labels}${xLabel}${legendSvg(legend, f)}</svg>`
+    `${labels}${xLabel}${keys.svg}</svg>`
   );
 }
 
@@ -193,8 +206,15 @@ export interface SweepChartOptions {
 
 /** The difference against ε on log-log axes, with the step used, the recommended step and the threshold marked. */
 export function sweepChartSvg(o: SweepChartOptions): string {
-  const f: Frame = { width: o.width, height: o.height, left: 62, right: 16, top: 30, bottom: 40 };
   const pts = o.sweep.points.filter((p) => p.epsilon > 0);
+  const hasKinks = pts.some((p) => p.kinkedEntries > 0 && p.difference !== p.smoothDifference);
+  const legend: LegendItem[] = [
+    { label: hasKinks ? 'entries without kinks' : 'difference', cls: 'curve s0', kind: 'line' },
+  ];
+  if (hasKinks) legend.push({ label: 'all entries', cls: 'curve s1 dashed', kind: 'line' });
+  if (o.threshold !== undefined) legend.push({ label: 'threshold', cls: 'threshold', kind: 'line' });
+  const keys = legendLayout(legend, { width: o.width, left: 62, right: 16 });
+  const f: Frame = { width: o.width, height: o.height, left: 62, right: 16, top: 12 + 18 * keys.rows, bottom: 40 };
   const allY = pts.flatMap((p) => [p.difference, p.smoothDifference]);
   const { lo, hi } = decadeRange(o.threshold !== undefined ? [...allY, o.threshold] : allY);
   const axis = yAxis(f, lo, hi, 'difference (log scale)');
@@ -222,7 +242,6 @@ export function sweepChartSvg(o: SweepChartOptions): string {
       .join('');
     return `<path class="curve ${cls}" d="${d}"/>${dots}`;
   };
-  const hasKinks = pts.some((p) => p.kinkedEntries > 0 && p.difference !== p.smoothDifference);
   const marks: string[] = [];
   const marker = (e: number, cls: string, text: string, row: number): void => {
     const px = x(e);
@@ -237,11 +256,6 @@ export function sweepChartSvg(o: SweepChartOptions): string {
   if (chosen !== undefined) marker(chosen, 'marker', `ε used: ${fmtEpsilon(chosen)}`, 0);
   if (rec > 0 && (chosen === undefined || Math.abs(Math.log10(rec / chosen)) > 1e-6))
     marker(rec, 'marker-alt', `recommended: ${fmtEpsilon(rec)}`, chosen !== undefined ? 1 : 0);
-  const legend: { label: string; cls: string; kind: 'bar' | 'line' | 'marker' }[] = [
-    { label: hasKinks ? 'entries without kinks' : 'difference', cls: 'curve s0', kind: 'line' },
-  ];
-  if (hasKinks) legend.push({ label: 'all entries', cls: 'curve s1 dashed', kind: 'line' });
-  if (o.threshold !== undefined) legend.push({ label: 'threshold', cls: 'threshold', kind: 'line' });
   const title = `Difference against ε on log-log axes${chosen !== undefined ? `, ε used ${fmtEpsilon(chosen)}` : ''}, recommended ${fmtEpsilon(rec)}`;
   return (
     `<svg class="gp-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${o.height}" width="${o.width}" height="${o.height}" role="img" aria-label="${esc(title)}">` +
@@ -252,7 +266,7 @@ export function sweepChartSvg(o: SweepChartOptions): string {
     (hasKinks ? line('difference', 's1 dashed', 'all entries') : '') +
     line('smoothDifference', 's0', hasKinks ? 'entries without kinks' : 'difference') +
     `<text class="axis-label" x="${r1(f.left + plotW / 2)}" y="${f.height - 6}" text-anchor="middle">ε (finite-difference step, log scale)</text>` +
-    legendSvg(legend, f) +
+    keys.svg +
     `</svg>`
   );
 }

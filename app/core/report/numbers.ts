@@ -65,7 +65,7 @@ export function fmtValue(x: number): string {
 /** A fraction as a percentage: 31.2%, 0.052%. */
 export function fmtPercent(fraction: number): string {
   const p = 100 * fraction;
-  return `${p >= 10 ? p.toFixed(1) : p >= 0.1 ? p.toPrecision(2) : p.toExponential(1)}%`;
+  return `${p >= 10 ? p.toFixed(1) : p >= 1e-3 ? String(Number(p.toPrecision(2))) : p.toExponential(1)}%`;
 }
 
 /** How large an error must be to show, relative to the gradient: "0.52% of the gradient", "3.1× the gradient itself". */

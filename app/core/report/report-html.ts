@@ -1,6 +1,7 @@
 import type { CheckResult, GroupReport } from '../check/result.js';
 import { barChartSvg, sweepChartSvg } from './charts.js';
 import {
+  fmtCorrelation,
   fmtCount,
   fmtDifference,
   fmtEpsilon,
@@ -200,7 +201,7 @@ export function reportHtml(r: PrintableReport): string {
     .map((g) => {
       const d = g.diagnosis;
       const detail = d
-        ? `${esc(d.summary)} <span class="muted">(correlation ${esc(d.correlation.toFixed(3))}, ${esc(fmtPercent(d.residual))} unexplained)</span>`
+        ? `${esc(d.summary)} <span class="muted">(correlation ${esc(fmtCorrelation(d.correlation))}, ${esc(fmtPercent(d.residual))} unexplained)</span>`
         : esc(inSurfaceWords(g.note ?? '', 'app'));
       return `<tr><td class="mono">${esc(g.name)}</td><td>${esc(g.shape.join('×'))}</td><td class="mono">${fmtDifference(g.difference)}</td><td>${GROUP_VERDICT[g.verdict]}</td>${perGroupEps ? `<td class="mono">${fmtEpsilon(g.epsilon)}</td>` : ''}<td>${detail}${g.fix ? `<br><span class="muted">To settle it: ${esc(inSurfaceWords(g.fix, 'app'))}</span>` : ''}</td></tr>`;
     })

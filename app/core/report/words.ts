@@ -16,7 +16,7 @@ export const VERDICT_WORD: Record<Verdict, string> = { pass: 'PASS', fail: 'FAIL
 const VERDICT_TITLE: Record<Verdict, string> = {
   pass: 'Backpropagation is correct',
   fail: 'Backpropagation has a mistake',
-  inconclusive: 'Inconclusive: no mistake found, but not everything could be checked',
+  inconclusive: 'No mistake found, but not everything could be checked',
 };
 
 /** "FAIL: Backpropagation has a mistake". */

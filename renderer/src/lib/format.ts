@@ -1,5 +1,6 @@
 /** Formats for the UI: the numbers module's, plus what only a screen needs. */
 export {
+  fmtCorrelation,
   fmtCount,
   fmtDifference,
   fmtEpsilon,
