@@ -514,6 +514,8 @@ describe('accessibility', () => {
     expect(await v.textContent()).toMatch(/^✗ NOT VERIFIED: .+ Do not rely on this report until this is explained\.$/);
     expect(await v.getAttribute('role')).toBe('alert');
     expect(await v.evaluate((e) => getComputedStyle(e).backgroundColor)).toBe('rgb(180, 35, 24)');
+    // The state is not worn as a green APPROVED over a record that does not verify.
+    expect(await read(page, '[data-testid="state-banner"] h1')).toBe('APPROVED — NOT VERIFIED');
     await shot('report-not-verified');
   });
 });

@@ -57,6 +57,15 @@ describe('compareRuns', () => {
     expect(f.difference!.values).toEqual(['0.6', '1.000e-8']);
     expect(c.groups.find((g) => g.name === 'b1')!.changed).toBe(true);
     expect(c.groups.find((g) => g.name === 'W1')!.changed).toBe(false);
+    expect(c.groups.every((g) => !g.missing)).toBe(true);
+  });
+
+  it('a group only some runs have is marked missing, not changed', () => {
+    const other = run('run-other', '2026-01-03T00:00:00Z', 'pass', 1e-8);
+    other.result = { groups: [{ name: 'W1', difference: 1e-9, verdict: 'pass' } as GroupReport] };
+    const c = compareRuns([fixed, other]);
+    const b1 = c.groups.find((g) => g.name === 'b1')!;
+    expect([b1.changed, b1.missing]).toEqual([false, true]);
   });
 
   it('several candidates are counted by how they moved', () => {

@@ -32,8 +32,10 @@ export interface GroupRow {
   differences: (number | null)[];
   verdicts: (Verdict | null)[];
   diagnoses: (string | null)[];
-  /** The verdict differs, or the difference moved by more than a factor of ten. */
+  /** The verdict differs, or the difference moved by more than a factor of ten (among the runs that have the group). */
   changed: boolean;
+  /** Some runs have no such group (their models differ). */
+  missing: boolean;
 }
 
 /** How one candidate's verdict moved from the baseline's. */
@@ -121,7 +123,8 @@ export function compareRuns(input: readonly ComparableRun[], options: { baseline
       differences,
       verdicts,
       diagnoses: gs.map((g) => g?.diagnosis?.summary ?? null),
-      changed: new Set(verdicts).size > 1 || spread > 1,
+      changed: new Set(verdicts.filter((v) => v !== null)).size > 1 || spread > 1,
+      missing: verdicts.includes(null),
     };
   });
   const verdicts = runs.map((r) => r.verdict);
