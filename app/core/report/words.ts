@@ -244,6 +244,7 @@ export function auditActionWords(action: string): string {
     'run.cancelled': 'Run cancelled',
     'run.interrupted': 'Run interrupted',
     'run.annotated': 'Run name, tags or notes edited',
+    'run.labelled': 'Run name, tags or notes edited',
     'report.created': 'Report created (draft)',
     'report.prepared': 'Signed as author (authorship)',
     'report.approved': 'Approved (approval signature)',
