@@ -155,6 +155,7 @@ td.mono { white-space: nowrap; } td.mono.wrap { white-space: normal; }
 .small { font-size: 8pt; }
 .right { text-align: right; }
 .watermark { position: fixed; top: 42%; left: 0; right: 0; text-align: center; transform: rotate(-35deg); font-size: 88pt; font-weight: 800; letter-spacing: 0.06em; color: rgba(180, 35, 24, 0.13); z-index: 10; pointer-events: none; white-space: nowrap; }
+.watermark.long { font-size: 54pt; }
 `;
 
 const STATE_COLOR: Record<ReportState, string> = {
@@ -243,7 +244,7 @@ export function reportHtml(r: PrintableReport): string {
 <html lang="en"><head><meta charset="utf-8"><title>GradProof report ${esc(r.id)} (${esc(r.state)})</title>
 <style>${css}</style></head>
 <body data-report="${esc(r.id)}" data-state="${esc(r.state)}">
-${watermark ? `<div class="watermark" aria-hidden="true">${esc(watermark)}</div>` : ''}
+${watermark ? `<div class="watermark${watermark.length > 8 ? ' long' : ''}" aria-hidden="true">${esc(watermark)}</div>` : ''}
 <section class="page-one">
   <div class="head"><div><div class="brand">GRADPROOF · GRADIENT AUDIT REPORT</div><h1>${esc(p.provenance.model.name)}</h1></div><div class="muted right">Report ${esc(r.id)}<br>${esc(fmtUtc(p.run.startedAt))}</div></div>
   <div class="state-banner ${esc(r.state)}"><div class="title">${esc(state.title)}</div><p>${esc(state.sentence)}</p></div>
