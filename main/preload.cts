@@ -25,6 +25,7 @@ const METHODS = [
   'reports.sign',
   'reports.approve',
   'reports.reject',
+  'reports.signOffPlan',
   'reports.verify',
   'reports.pdf',
   'identities.list',

@@ -360,6 +360,11 @@ describe('the compliance officer’s flow', () => {
     await page.click('button:has-text("Approve…")');
     await page.waitForSelector('dialog[open]');
     expect(await read(page, 'dialog')).toMatch(/Signing as Rafael Reviewer \(reviewer\)/);
+    // Both keys were made by this one OS account: the dialog says so before the passphrase.
+    await page.waitForSelector('dialog .notice.warn');
+    expect(await read(page, 'dialog .notice.warn')).toMatch(
+      /^⚠ Rafael Reviewer and the author Erin Engineer were created by the same OS account/,
+    );
     await page.fill('#sd-text', 'Backward pass verified against finite differences');
     await page.fill('#sd-pass', 'reviewer-secret');
     await page.click('dialog button[type="submit"]');
@@ -368,6 +373,9 @@ describe('the compliance officer’s flow', () => {
       'Signed by its author, Erin Engineer, and approved by Rafael Reviewer.',
     );
     expect(await read(page, '[data-testid="verification"]')).toMatch(/^✓ Verified: every signature on it is valid/);
+    expect(await read(page, '[data-testid="four-eyes"]')).toMatch(
+      /^⚠ Four eyes: Erin Engineer \(author\) and Rafael Reviewer \(approval\) were created by the same OS account .*: nothing here shows they are two people\.$/,
+    );
     await shot('report-approved');
     await goHash(page, '#/inbox');
     await page.waitForSelector('[data-testid="inbox"] td:has-text("Nothing is waiting for you.")');

@@ -50,6 +50,8 @@ export interface PrintableReport {
   signatures: PrintableSignature[];
   verified: boolean;
   verificationProblem?: string;
+  /** What the four-eyes rule rests on when it is weaker than two people (e.g. one OS account made both keys). */
+  fourEyes?: string[];
   paper: 'a4' | 'letter';
 }
 
@@ -131,6 +133,12 @@ td.mono { white-space: nowrap; } td.mono.wrap { white-space: normal; }
 .two { display: grid; grid-template-columns: 1fr 1fr; gap: 0 16px; }
 .wrap { word-break: break-all; }
 .chart svg { width: 100%; height: auto; display: block; }
+/* Page one fills exactly one page: the chart takes what the other blocks leave, so two
+   sign-offs, long comments or four-eyes notes never push the last block onto a near-empty page. */
+.page-one { height: PAGEONE; display: flex; flex-direction: column; break-after: page; }
+.page-one > * { flex: 0 0 auto; }
+.page-one .chart-one { flex: 1 1 0; min-height: 28mm; max-height: 78mm; position: relative; }
+.page-one .chart-one svg { position: absolute; inset: 0; width: 100%; height: 100%; }
 .gp-chart { font-family: 'DejaVu Sans', Arial, sans-serif; }
 .gp-chart text { fill: #3b424b; font-size: 11px; }
 .gp-chart .axis-label { font-size: 11px; fill: #5c6570; }
@@ -145,10 +153,11 @@ td.mono { white-space: nowrap; } td.mono.wrap { white-space: normal; }
 .signoff .fp { white-space: nowrap; }
 .signoff tr.sig td { border-bottom: 0; padding-bottom: 0; }
 .signoff tr.means td { font-size: 7.8pt; padding-top: 0; }
+.foureyes { font-size: 8pt; color: #6b4800; margin: 4px 0 0; }
 .digest { margin-top: 6px; font-size: 8pt; color: #3b424b; }
 .howto { background: #f3f5f8; border: 1px solid #d9dde3; border-radius: 6px; padding: 5px 9px; margin-top: 6px; font-size: 8.2pt; break-inside: avoid; }
 .howto code { display: block; white-space: nowrap; font-family: 'DejaVu Sans Mono', Menlo, monospace; font-size: 7.8pt; margin: 1px 0 1px 8px; }
-.appendix { break-before: page; }
+.appendix { }
 .appendix section { break-inside: auto; }
 .keep { break-inside: avoid; }
 .muted { color: #5c6570; }
@@ -229,12 +238,14 @@ export function reportHtml(r: PrintableReport): string {
     ],
     threshold: res.threshold,
     width: 640,
-    height: r.signatures.length > 1 ? 170 : 190,
+    height: 165,
     title: 'Error per part of the model, log scale, with the pass threshold',
     yLabel: 'error (log)',
   });
   const headerText = `GradProof · report ${r.id} · ${p.provenance.model.name}`;
   const css = STYLE.replace('PAPER', r.paper === 'letter' ? 'letter' : 'A4')
+    // The page's height less its top and bottom margins (17 mm + 15 mm), less a little for rounding.
+    .replace('PAGEONE', r.paper === 'letter' ? '246mm' : '263mm')
     .replace('HEADER', cssString(headerText))
     .replace('STATE', cssString(`${r.state.toUpperCase()}${r.verified ? '' : ' · NOT VERIFIED'}`))
     .replace('STATECOLOR', r.verified ? STATE_COLOR[r.state] : '#b42318')
@@ -259,10 +270,11 @@ ${watermark ? `<div class="watermark${watermark.length > 8 ? ' long' : ''}" aria
     <div><span>Audited</span><strong>${esc(fmtUtc(p.run.startedAt).replace(/:\d\d UTC$/, ' UTC'))}</strong></div>
   </div>
   <h2>How far each part of the model is from the true gradient</h2>
-  <div class="chart">${chart}</div>
+  <div class="chart chart-one">${chart}</div>
   <p class="muted small">Each bar is one part of the model (a weight matrix or bias), coloured by its verdict; the dashed line is the pass threshold.${res.groups.some((g) => g.verdict === 'pass' && g.difference > res.threshold) ? ' A part just above the line still passes when the excess is within the measurement’s own error (see the appendix).' : ''} Exact figures are in the appendix.</p>
   <h2>Sign-off</h2>
   <table class="signoff"><tr><th>meaning</th><th>name</th><th>signed (UTC)</th><th>key fingerprint</th></tr>${sigRows}</table>
+  ${(r.fourEyes ?? []).map((w) => `<p class="foureyes">Four eyes: ${esc(w)}.</p>`).join('')}
   <div class="digest">Report SHA-256 <span class="mono wrap">${esc(r.sha256)}</span></div>
   <div class="howto">This PDF is a rendering of the signed report; the signed bytes are the record. To check them:
     <code>gradproof verify ${esc(r.id)}</code>

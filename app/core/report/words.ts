@@ -244,7 +244,6 @@ export function auditActionWords(action: string): string {
     'run.cancelled': 'Run cancelled',
     'run.interrupted': 'Run interrupted',
     'run.annotated': 'Run name, tags or notes edited',
-    'run.labelled': 'Run name, tags or notes edited',
     'report.created': 'Report created (draft)',
     'report.prepared': 'Signed as author (authorship)',
     'report.approved': 'Approved (approval signature)',
@@ -252,6 +251,9 @@ export function auditActionWords(action: string): string {
     'identity.created': 'Identity created',
     'identity.unlock_failed': 'Failed passphrase attempt',
     'schema.upgraded': 'Database upgraded',
+    'artifact.recorded': 'Model, data, weights or code recorded',
+    'identity.enrolled': 'Reviewer key enrolled by an administrator',
+    'policy.set': 'Sign-off policy set',
   };
   return words[action] ?? action;
 }

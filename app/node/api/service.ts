@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import {
@@ -23,13 +23,13 @@ import { parseDefect } from '../../core/model/defects.js';
 import { runAndRecord } from '../check/record.js';
 import { errorMessage, InputError } from '../../core/errors.js';
 import { exportBundle } from '../reports/bundle.js';
-import { type Action, createReport, getReport, listReports, transition, type ReportView } from '../reports/reports.js';
+import { createReport, getReport, listReports, planSignOff, transition, type ReportView } from '../reports/reports.js';
 import { verifyStoredReport } from '../reports/verify.js';
 import { type Paper, reportPdf } from '../pdf/report-pdf.js';
-import { createIdentity, findIdentity, listIdentities } from '../signing/identities.js';
-import { appendAudit, readLog, verifyChain } from '../store/audit-log.js';
+import { createIdentity, currentAccount, findIdentity, listIdentities } from '../signing/identities.js';
+import { readLog, verifyChain } from '../store/audit-log.js';
 import type { Store } from '../store/database.js';
-import { getRun, listRuns } from '../store/runs.js';
+import { annotateRun, getRun, listRuns } from '../store/runs.js';
 
 export interface ServiceOptions {
   /** Native file dialogs, where the transport has them (Electron). */
@@ -44,18 +44,10 @@ type Handler<M extends Method> = (params: ReturnType<typeof validateParams<M>>) 
 /** Finished jobs the service remembers, for pages that open or reload after the end. */
 const FINISHED_JOBS_KEPT = 200;
 
-/**
- * Until the store holds annotations (issue 14's migration), a run's name, tags and notes live in
- * the audit log only, one entry per edit, the latest winning.
- */
-const ANNOTATION_ACTION = 'run.labelled';
-
+/** The operating-system account running GradProof, as "user@host". */
 const accountName = (): string => {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return `uid ${typeof process.getuid === 'function' ? process.getuid() : '?'}@${hostname()}`;
-  }
+  const a = currentAccount();
+  return `${a.user}@${a.host}`;
 };
 
 /**
@@ -94,13 +86,7 @@ export class GradProofService {
           });
         return s;
       },
-      'runs.list': (p) => {
-        const labels = this.annotations();
-        return (listRuns(this.store, p.limit) as unknown as RunView[]).map((r) => ({
-          ...r,
-          ...(labels.get(r.id) ?? { name: null, tags: [], notes: null }),
-        }));
-      },
+      'runs.list': (p) => listRuns(this.store, p.limit) as unknown as RunView[],
       'runs.get': (p) => this.run(p.id),
       'runs.compare': (p) => {
         const runs = p.ids.map((id) => this.run(id));
@@ -120,7 +106,17 @@ export class GradProofService {
         const comparison = compareRuns(runs, p.baseline ? { baseline: p.baseline } : {});
         return { comparison, runs: comparison.runs.map((id) => runs.find((r) => r.id === id)!) };
       },
-      'runs.annotate': (p) => this.annotate(p),
+      'runs.annotate': (p) =>
+        annotateRun(
+          this.store,
+          p.id,
+          {
+            ...(p.name !== undefined ? { name: p.name } : {}),
+            ...(p.tags !== undefined ? { tags: p.tags } : {}),
+            ...(p.notes !== undefined ? { notes: p.notes } : {}),
+          },
+          this.current,
+        ) as unknown as RunView,
       'reports.list': (p) => {
         const all = listReports(this.store);
         return p.runId ? all.filter((r) => r.runId === p.runId) : all;
@@ -142,9 +138,20 @@ export class GradProofService {
       },
       'reports.get': (p) => this.detail(getReport(this.store, p.id)),
       'reports.create': (p) => this.detail(createReport(this.store, p.runId, p.as)),
-      'reports.sign': (p) => this.signOff(p.id, 'prepare', p.as, p.passphrase),
-      'reports.approve': (p) => this.signOff(p.id, 'approve', p.as, p.passphrase, p.comment),
-      'reports.reject': (p) => this.signOff(p.id, 'reject', p.as, p.passphrase, p.reason),
+      'reports.signOffPlan': (p) => {
+        // A rejection's reason is asked in the dialog itself; the plan checks everything else.
+        const plan = planSignOff(
+          this.store,
+          p.id,
+          p.action,
+          p.as,
+          p.action === 'reject' ? 'reason asked at signing' : undefined,
+        );
+        return { meaning: plan.meaning, warnings: plan.warnings };
+      },
+      'reports.sign': (p) => this.detail(transition(this.store, p.id, 'prepare', p.as, p.passphrase)),
+      'reports.approve': (p) => this.detail(transition(this.store, p.id, 'approve', p.as, p.passphrase, p.comment)),
+      'reports.reject': (p) => this.detail(transition(this.store, p.id, 'reject', p.as, p.passphrase, p.reason)),
       'reports.verify': (p) => verifyStoredReport(this.store, p.id),
       'reports.pdf': async (p) => ({
         base64: (await reportPdf(this.store, p.id, p.paper, this.options.renderPdf)).toString('base64'),
@@ -181,67 +188,7 @@ export class GradProofService {
   private run(id: string): Results['runs.get'] {
     const r = getRun(this.store, id);
     if (!r) throw new ApiError({ error: `no run ${id}`, kind: 'not-found', field: 'id' });
-    return { ...(r as unknown as RunView), ...(this.annotations().get(id) ?? { name: null, tags: [], notes: null }) };
-  }
-
-  /** Each run's latest name, tags and notes, from the audit log. */
-  private annotations(): Map<string, { name: string | null; tags: string[]; notes: string | null }> {
-    const out = new Map<string, { name: string | null; tags: string[]; notes: string | null }>();
-    const rows = this.store.db
-      .prepare('SELECT subject, details FROM audit_log WHERE action = ? ORDER BY seq')
-      .all(ANNOTATION_ACTION) as { subject: string; details: string }[];
-    for (const row of rows) {
-      try {
-        const d = JSON.parse(row.details) as { name: string | null; tags: string[]; notes: string | null };
-        out.set(row.subject, { name: d.name ?? null, tags: d.tags ?? [], notes: d.notes ?? null });
-      } catch {
-        // An entry that does not parse is the chain's problem: verification names it.
-      }
-    }
-    return out;
-  }
-
-  private annotate(p: Extract<ReturnType<typeof validateParams<'runs.annotate'>>, object>): RunView {
-    const current = this.run(p.id);
-    const name = p.name === undefined ? (current.name ?? null) : p.name?.trim() || null;
-    const notes = p.notes === undefined ? (current.notes ?? null) : p.notes?.trim() || null;
-    const tags =
-      p.tags === undefined ? (current.tags ?? []) : [...new Set(p.tags.map((t) => t.trim()).filter(Boolean))];
-    this.store.db.transaction(() =>
-      appendAudit(this.store.db, ANNOTATION_ACTION, p.id, { name, tags, notes }, this.current),
-    )();
-    return this.run(p.id);
-  }
-
-  /**
-   * A sign-off through the one guarded transition. A wrong passphrase is put on the record (who
-   * tried to sign what), so repeated guessing shows in the audit trail.
-   */
-  private signOff(
-    id: string,
-    action: Action,
-    as: string,
-    passphrase: string,
-    comment?: string,
-  ): Results['reports.get'] {
-    try {
-      return this.detail(transition(this.store, id, action, as, passphrase, comment));
-    } catch (err) {
-      if (err instanceof InputError && /^wrong passphrase for /.test(err.message)) {
-        const who = findIdentity(this.store, as);
-        this.store.db.transaction(() =>
-          appendAudit(
-            this.store.db,
-            'identity.unlock_failed',
-            who.id,
-            { name: who.name, purpose: `${action} ${id}`, account: accountName() },
-            who.id,
-          ),
-        )();
-        throw new InputError(err.message, 'passphrase');
-      }
-      throw err;
-    }
+    return r as unknown as RunView;
   }
 
   private inbox(as: string): InboxItem[] {
@@ -347,6 +294,8 @@ export class GradProofService {
         comment: s.comment,
       })),
       verification: verifyStoredReport(this.store, r.id),
+      annotations: r.annotations,
+      fourEyes: r.fourEyes,
     };
   }
 
