@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../util/compiled-path.js';
 import type { BenchConfig } from './bench-one.js';
 import { torchSection } from './bench-torch.js';
+import { shardSection } from './bench-shards.js';
 
 interface Measured {
   label: string;
@@ -224,6 +225,7 @@ for (const c of chosen) {
   );
 }
 if (!only || only === 'torch') disagreements += torchSection({ repeat, say });
+if (!only) disagreements += shardSection({ repeat, say });
 say();
 say(
   disagreements === 0
