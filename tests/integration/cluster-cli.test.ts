@@ -34,7 +34,7 @@ describe('check --shard and merge, as a user runs them', () => {
       [0, 1].map((k) => sha(readFileSync(`${dir}/job/shard-${k}-of-2.json`))),
     );
     const human = cli(['merge', `${dir}/job`, '--no-save']);
-    expect(human.stdout).toMatch(/^FAIL\s+There is a mistake in the backward pass\./m);
+    expect(human.stdout).toMatch(/^FAIL\s+There is a mistake in the backward pass: b1 and W2 disagree/m);
     expect(human.stdout).toMatch(/^merged 2 shards of job [0-9a-f]{12}… from 1 host/m);
     const env = { GRADPROOF_PASSPHRASE: 'cluster test passphrase' };
     expect(cli(['identity', 'create', '--name', 'Cluster Engineer', '--role', 'engineer'], env).status).toBe(0);

@@ -117,14 +117,59 @@ export const checkRequestSchema = z.strictObject({
 export type CheckRequest = z.infer<typeof checkRequestSchema>;
 export type CheckRequestInput = z.input<typeof checkRequestSchema>;
 
+/** The most runs one comparison holds: beyond it, side-by-side columns stop reading. */
+export const MAX_COMPARED = 8;
+
+/** Editing a run's annotations (name, tags, notes): for finding runs again, not evidence. */
+export const runAnnotationSchema = z.strictObject({
+  id,
+  name: z.string().max(120, 'a name has at most 120 characters').nullable().optional(),
+  tags: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(40, 'a tag has at most 40 characters')
+        .regex(/^[^\s,]+$/, 'a tag is one word, without spaces or commas'),
+    )
+    .max(20, 'at most 20 tags')
+    .optional(),
+  notes: z.string().max(4000, 'notes have at most 4000 characters').nullable().optional(),
+});
+
 export const API = {
   'library.list': z.strictObject({}),
   'check.start': checkRequestSchema,
   'check.cancel': z.strictObject({ jobId: id }),
   'runs.list': z.strictObject({ limit: z.number().int().min(1).max(1000).default(100) }),
   'runs.get': z.strictObject({ id }),
-  'runs.compare': z.strictObject({ ids: z.array(id).min(2, 'pick at least two runs').max(8) }),
-  'reports.list': z.strictObject({}),
+  'runs.compare': z.strictObject({
+    ids: z
+      .array(id)
+      .min(2, 'pick at least two runs')
+      .max(MAX_COMPARED, `compare at most ${MAX_COMPARED} runs at a time`),
+    /** The run the others are read against (default: the oldest). */
+    baseline: id.optional(),
+  }),
+  'runs.annotate': runAnnotationSchema,
+  'check.status': z.strictObject({ jobId: id }),
+  /** Every report, or one run's reports. */
+  'reports.list': z.strictObject({ runId: id.optional() }),
+  /** Reports waiting for this identity: its drafts to sign, and (for a reviewer) others' prepared reports to review. */
+  'reports.inbox': z.strictObject({ as: id }),
+  /** The bundle a third party verifies offline, as one zip. */
+  'reports.exportBundle': z.strictObject({ id }),
+  /** The audit trail, newest first: all of it, one subject's, or one report's (its run, sign-offs and failed attempts). */
+  'audit.list': z.strictObject({
+    subject: id.optional(),
+    report: id.optional(),
+    failedOnly: z.boolean().default(false),
+    limit: z.number().int().min(1).max(10000).default(1000),
+  }),
+  'audit.export': z.strictObject({ report: id.optional(), format: z.enum(['csv', 'json']) }),
+  /** The identity in use in this session (who "I" am for the inbox and the signing dialogs). */
+  'identities.current': z.strictObject({}),
+  'identities.use': z.strictObject({ id: id.nullable() }),
   'reports.get': z.strictObject({ id }),
   'reports.create': z.strictObject({ runId: id, as: id }),
   'reports.sign': z.strictObject({ id, as: id, passphrase }),
@@ -135,6 +180,8 @@ export const API = {
     passphrase,
     reason: z.string().trim().min(1, 'a rejection needs its reason').max(2000),
   }),
+  /** Before the passphrase: whether this identity may sign this report now, and what the signer must be told. */
+  'reports.signOffPlan': z.strictObject({ id, as: id, action: z.enum(['prepare', 'approve', 'reject']) }),
   'reports.verify': z.strictObject({ id }),
   'reports.pdf': z.strictObject({ id, paper: z.enum(['a4', 'letter']).default('a4') }),
   'identities.list': z.strictObject({}),
@@ -202,14 +249,6 @@ export interface RunView {
    */
   integrity: { ok: boolean; problem?: string };
 }
-
-/** Editing a run's annotations (name, tags, notes): for a transport to offer as runs.annotate. */
-export const runAnnotationSchema = z.strictObject({
-  id,
-  name: z.string().max(120).nullable().optional(),
-  tags: z.array(z.string().min(1).max(40)).max(20).optional(),
-  notes: z.string().max(4000).nullable().optional(),
-});
 
 export type Role = z.infer<typeof role>;
 
@@ -284,18 +323,77 @@ export interface Results {
   'runs.list': RunView[];
   'runs.get': RunView;
   'runs.compare': { comparison: RunComparison; runs: RunView[] };
+  'runs.annotate': RunView;
+  'check.status': JobStatus;
   'reports.list': ReportSummary[];
+  'reports.inbox': InboxItem[];
+  'reports.exportBundle': { base64: string; filename: string; files: string[] };
+  'audit.list': AuditTrailView;
+  'audit.export': { content: string; filename: string; mime: string };
+  'identities.current': CurrentIdentity;
+  'identities.use': CurrentIdentity;
   'reports.get': ReportDetail;
   'reports.create': ReportDetail;
   'reports.sign': ReportDetail;
   'reports.approve': ReportDetail;
   'reports.reject': ReportDetail;
+  'reports.signOffPlan': { meaning: Meaning; warnings: string[] };
   'reports.verify': VerificationView;
   /** The PDF as base64 (the renderer offers it as a download); `saved` when the transport saved it itself. */
   'reports.pdf': { base64: string; filename: string };
   'identities.list': IdentityView[];
   'identities.create': IdentityView;
   'dialog.openFile': { path: string | null; available: boolean };
+}
+
+/** A report waiting for someone, and what they are to do with it. */
+export interface InboxItem extends ReportSummary {
+  action: 'sign' | 'review';
+}
+
+export interface AuditTrailEntry {
+  seq: number;
+  at: string;
+  actor: string | null;
+  /** The actor's name when it is a known identity. */
+  actorName: string | null;
+  action: string;
+  subject: string;
+  details: unknown;
+  hash: string;
+}
+
+export interface AuditTrailView {
+  /** Whether the whole log's hash chain holds, and the first row that does not. */
+  chain: { ok: boolean; rows: number; problem?: string };
+  entries: AuditTrailEntry[];
+}
+
+export interface CurrentIdentity {
+  identity: IdentityView | null;
+  /** The operating-system account running GradProof. */
+  account: string;
+}
+
+/**
+ * A check job as the service knows it: its state, the latest progress and how it ended. A page
+ * that opens late, reloads or subscribes after the end reads this and misses nothing.
+ */
+export interface JobStatus {
+  jobId: string;
+  runId: string | null;
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  startedAt: string;
+  /** What is checked, in a few words (model · data · backward). */
+  label: string;
+  threshold: number;
+  progress: ProgressEvent | null;
+  verdict?: Verdict;
+  difference?: number;
+  error?: string;
+  field?: string;
+  /** Every event of the job, in order, the progress collapsed to its latest. */
+  events: ApiEvent[];
 }
 
 export interface ProgressEvent {
@@ -312,7 +410,15 @@ export type ApiEvent =
   | ProgressEvent
   | { type: 'check.started'; jobId: string; runId: string | null }
   | { type: 'check.done'; jobId: string; runId: string | null; verdict: Verdict; difference: number }
-  | { type: 'check.failed'; jobId: string; runId: string | null; error: string; cancelled: boolean };
+  | {
+      type: 'check.failed';
+      jobId: string;
+      runId: string | null;
+      error: string;
+      cancelled: boolean;
+      kind?: ErrorKind;
+      field?: string;
+    };
 
 /** Errors cross every transport as this shape; `field` names the offending param when there is one. */
 export interface ApiErrorBody {

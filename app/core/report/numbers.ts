@@ -17,6 +17,29 @@ export function fmtEpsilon(x: number): string {
   return Number(x.toPrecision(6)).toExponential().replace('e+', 'e');
 }
 
+/** A setting the user chose, such as a threshold: as few digits as it needs (2e-7, 0.001). */
+export function fmtThreshold(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return x >= 1e-3 && x < 1e4 ? String(Number(x.toPrecision(6))) : fmtEpsilon(x);
+}
+
+/** A tick on a logarithmic axis at 10^e, every one alike so a decade reads at a glance: 1e-7, 1e-1, 1, 1e2. */
+export function fmtLogTick(e: number): string {
+  return e === 0 ? '1' : `1e${e}`;
+}
+
+/** A UTC instant: 2026-05-01 12:00:03 UTC. */
+export function fmtUtc(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  return `${iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')} UTC`;
+}
+
+/** A SHA-256 or key id cut for a table cell (the full value goes in a tooltip): 3f2a9c01b7e4…. */
+export function fmtShortHash(hash: string | null | undefined, n = 12): string {
+  if (!hash) return '—';
+  return hash.length > n ? `${hash.slice(0, n)}…` : hash;
+}
+
 /**
  * A factor α in g ≈ α·ĝ: three decimals, or as many as it takes to show how far it is from
  * 1 or -1 (a failing group is never "×1.000"), but no more than the measurement resolves:
@@ -42,7 +65,7 @@ export function fmtValue(x: number): string {
 /** A fraction as a percentage: 31.2%, 0.052%. */
 export function fmtPercent(fraction: number): string {
   const p = 100 * fraction;
-  return `${p >= 10 ? p.toFixed(1) : p >= 0.1 ? p.toPrecision(2) : p.toExponential(1)}%`;
+  return `${p >= 10 ? p.toFixed(1) : p >= 1e-3 ? String(Number(p.toPrecision(2))) : p.toExponential(1)}%`;
 }
 
 /** How large an error must be to show, relative to the gradient: "0.52% of the gradient", "3.1× the gradient itself". */

@@ -1,28 +1,16 @@
 import type { CheckResult, GroupReport, Verdict } from '../../core/check/result.js';
 import type { OneDResult } from '../../core/check/one-d.js';
 import { shapeText } from '../../core/model/spec.js';
+import { fmtCount, fmtDifference, fmtEpsilon, fmtSeconds, fmtThreshold, fmtValue } from '../../core/report/numbers.js';
+import { VERDICT_WORD, groupLine, verdictSentence } from '../../core/report/words.js';
 import type { CheckContext } from '../check/pipeline.js';
 
 const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const paint = (code: string, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
 
+/** PASS, FAIL or INCONCLUSIVE, in its colour on a terminal. */
 export function verdictWord(v: Verdict): string {
-  return v === 'pass' ? paint('32;1', 'PASS') : v === 'fail' ? paint('31;1', 'FAIL') : paint('33;1', 'INCONCLUSIVE');
-}
-
-export function verdictSentence(v: Verdict): string {
-  switch (v) {
-    case 'pass':
-      return 'The backward pass is correct: it agrees with the finite differences.';
-    case 'fail':
-      return 'There is a mistake in the backward pass.';
-    case 'inconclusive':
-      return 'No mistake found, but some entries cannot be judged at this ε (see below).';
-  }
-}
-
-export function sci(x: number, digits = 3): string {
-  return Number.isFinite(x) ? x.toExponential(digits) : String(x);
+  return paint(v === 'pass' ? '32;1' : v === 'fail' ? '31;1' : '33;1', VERDICT_WORD[v]);
 }
 
 function table(rows: string[][]): string {
@@ -40,12 +28,12 @@ function table(rows: string[][]): string {
 }
 
 function groupRow(g: GroupReport): string[] {
-  const what = g.diagnosis ? g.diagnosis.summary.replace(/^[^:]+: /, '') : (g.note ?? '');
+  const what = g.diagnosis || g.note ? groupLine(g, 'cli').replace(/^[^:]+: /, '') : '';
   const how = g.method === 'directions' ? ' (directions)' : '';
   return [
     g.name,
     shapeText(g.shape),
-    sci(g.difference),
+    fmtDifference(g.difference),
     (g.verdict === 'pass' ? 'pass' : g.verdict === 'fail' ? 'FAIL' : 'inconclusive') + how,
     what,
   ];
@@ -55,13 +43,14 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
   const out: string[] = [];
   out.push(`GradProof check: ${ctx.model} on ${ctx.data}, backward: ${ctx.backprop}`);
   out.push('');
-  out.push(`${verdictWord(r.verdict)}  ${verdictSentence(r.verdict)}`);
+  out.push(`${verdictWord(r.verdict)}  ${verdictSentence(r, 'cli')}`);
   out.push(
-    `  difference  ${r.difference.toPrecision(12)}   (threshold ${r.threshold}; ${r.scheme} differences, ε = ${r.epsilon})`,
+    `  difference  ${fmtDifference(r.difference)}   (threshold ${fmtThreshold(r.threshold)}; ${r.scheme} differences, ε = ${r.epsilon === 'auto' ? 'auto, per group' : fmtEpsilon(r.epsilon)})`,
   );
   out.push(
-    `  ${r.parameters} parameters, ${r.evaluations} cost evaluations, ${ctx.seconds.toFixed(3)} s (${ctx.mode === 'fast' ? 'fast mode, ' : ''}${ctx.evaluation}, ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'})`,
+    `  ${fmtCount(r.parameters)} parameters, ${fmtCount(r.evaluations)} cost evaluations, ${fmtSeconds(ctx.seconds)} (${ctx.mode === 'fast' ? 'fast mode, ' : ''}${ctx.evaluation}, ${ctx.workers} worker${ctx.workers === 1 ? '' : 's'})`,
   );
+
   out.push('');
   out.push(table([['group', 'shape', 'difference', 'verdict', ''], ...r.groups.map(groupRow)]));
   if (r.verdict !== 'pass') {
@@ -72,7 +61,13 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
         ['entry', 'analytic', 'numerical', 'abs error', 'rel error'],
         ...r.worst
           .slice(0, 5)
-          .map((e) => [e.name, sci(e.analytic, 6), sci(e.numerical, 6), sci(e.absError), sci(e.relError)]),
+          .map((e) => [
+            e.name,
+            fmtValue(e.analytic),
+            fmtValue(e.numerical),
+            fmtValue(e.absError),
+            fmtDifference(e.relError),
+          ]),
       ]),
     );
   }
@@ -84,9 +79,9 @@ export function formatCheck(r: CheckResult, ctx: CheckContext): string {
       table([
         ['ε', 'difference', 'smooth entries', 'kinked'],
         ...sw.points.map((p) => [
-          p.epsilon.toExponential(0),
-          sci(p.difference),
-          sci(p.smoothDifference),
+          fmtEpsilon(p.epsilon),
+          fmtDifference(p.difference),
+          fmtDifference(p.smoothDifference),
           String(p.kinkedEntries),
         ]),
       ]),
@@ -105,6 +100,6 @@ export function formatOneD(r: OneDResult): string {
     `GradProof 1-D check: J(θ) = θx with x = ${r.x}, θ = ${r.theta}`,
     `  J = ${r.J}   dθ = ${r.dtheta}   gradapprox = ${r.gradapprox}`,
     `${verdictWord(r.verdict)}  ${r.verdict === 'pass' ? 'The gradient is correct!' : 'The gradient is wrong!'}`,
-    `  difference  ${r.difference.toPrecision(12)}   (threshold ${r.threshold}, ε = ${r.epsilon})`,
+    `  difference  ${fmtDifference(r.difference)}   (threshold ${fmtThreshold(r.threshold)}, ε = ${fmtEpsilon(r.epsilon)})`,
   ].join('\n');
 }

@@ -25,6 +25,7 @@ export function printable(store: Store, reportId: string, paper: Paper): Printab
       comment: s.comment,
     })),
     verified: v.ok,
+    fourEyes: r.fourEyes,
     ...(v.problem ? { verificationProblem: v.problem } : {}),
     paper,
   };

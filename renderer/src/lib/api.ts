@@ -28,6 +28,14 @@ export class ApiCallError extends Error {
   }
 }
 
+/** An error as the person reads it: the API's own sentence, or what went wrong with the connection. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiCallError) return e.body.error;
+  if (e instanceof TypeError)
+    return 'GradProof is not answering: the app or `gradproof serve` may have stopped. Reload once it runs again.';
+  return e instanceof Error ? e.message : String(e);
+}
+
 function electronTransport(api: PreloadApi): Transport {
   return {
     async call(method, params) {

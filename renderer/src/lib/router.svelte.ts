@@ -1,6 +1,21 @@
 /** Hash routes (#/run/ID …): they work the same from app:// in Electron and from the loopback bridge. */
+export const VIEWS = [
+  'library',
+  'new',
+  'live',
+  'run',
+  'runs',
+  'compare',
+  'reports',
+  'report',
+  'inbox',
+  'audit',
+  'identities',
+] as const;
+export type View = (typeof VIEWS)[number];
+
 export interface Route {
-  view: 'library' | 'new' | 'live' | 'run' | 'runs' | 'compare' | 'reports' | 'report' | 'identities';
+  view: View;
   id?: string;
   query: URLSearchParams;
 }
@@ -9,18 +24,7 @@ function parse(): Route {
   const raw = location.hash.replace(/^#\/?/, '');
   const [pathPart, q] = raw.split('?');
   const [view, id] = (pathPart ?? '').split('/');
-  const views: Route['view'][] = [
-    'library',
-    'new',
-    'live',
-    'run',
-    'runs',
-    'compare',
-    'reports',
-    'report',
-    'identities',
-  ];
-  const v = views.includes(view as Route['view']) ? (view as Route['view']) : 'new';
+  const v = (VIEWS as readonly string[]).includes(view ?? '') ? (view as View) : 'new';
   return { view: v, ...(id ? { id: decodeURIComponent(id) } : {}), query: new URLSearchParams(q ?? '') };
 }
 
@@ -29,4 +33,14 @@ window.addEventListener('hashchange', () => (route.current = parse()));
 
 export function go(path: string): void {
   location.hash = `#/${path}`;
+}
+
+/** Change the address without a new history entry or a re-render (e.g. a run id learnt while watching). */
+export function replaceQuery(path: string): void {
+  history.replaceState(history.state, '', `#/${path}`);
+}
+
+/** Move on without leaving this page in the history (a finished live run becomes its result). */
+export function goReplace(path: string): void {
+  location.replace(`#/${path}`);
 }
