@@ -176,11 +176,22 @@ describe('a live run', () => {
       timeout: 30_000,
     });
     expect(page.url()).toMatch(/\?run=run-/);
-    await page.waitForSelector('[data-testid="live-chart"] svg', { timeout: 30_000 });
-    const chart = await read(page, '[data-testid="live-chart"] svg');
-    expect(chart).toMatch(/difference so far \(log\)/);
-    expect(chart).toMatch(/threshold 2e-7/);
-    expect(chart).toMatch(/parameter group/);
+    // The live chart is chart.js on a canvas; its axes and threshold as chart.js holds them, its figures as a table.
+    await page.waitForSelector('[data-testid="live-chart"] canvas', { timeout: 30_000 });
+    await page.waitForFunction(() =>
+      /W1/.test(document.querySelector('[data-testid="live-chart"] table')?.textContent ?? ''),
+    );
+    // The y axis spans whole decades that hold the threshold (2e-7) and every bar.
+    const range = (await page.getAttribute('[data-testid="live-chart"]', 'data-y-range'))!;
+    const [lo, hi] = /^(1e-?\d+|1) to (1e-?\d+|1), log$/
+      .exec(range)!
+      .slice(1)
+      .map((t) => Math.log10(Number(t)));
+    expect(lo!).toBeLessThanOrEqual(-7);
+    expect(hi!).toBeGreaterThan(lo!);
+    expect(await page.getAttribute('[data-testid="live-chart"]', 'data-threshold')).toBe('2e-7');
+    expect(await read(page, '[data-testid="live-chart"] caption')).toMatch(/threshold 2e-7/);
+    expect(await read(page, '[data-testid="live-chart"] caption')).toMatch(/^Per-group difference so far/);
     await shot('live-run');
     await page.click('button:has-text("Cancel")');
     await page.waitForSelector('[data-testid="live-title"]:has-text("Audit cancelled")', { timeout: 20_000 });

@@ -1,6 +1,6 @@
 import { type ParamGroup, entryName } from '../model/spec.js';
 import { fmtDifference, fmtEpsilon, fmtResolution, fmtValue } from '../report/numbers.js';
-import { RESOLUTION_LIMIT, groupBudget, lowPrecision, stencilNoiseGain, unitRoundoff } from './budget.js';
+import { RESOLUTION_LIMIT, groupBudget, lowPrecision, unitRoundoff } from './budget.js';
 import { diagnoseGroup } from './diagnosis.js';
 import type { Precision } from './estimator.js';
 import { norm, normOfDifference, relativeDifference } from './metrics.js';
@@ -105,8 +105,21 @@ function explainUnresolvable(
       fix: `rerun with --epsilon ${suggest} or --epsilon auto`,
     };
   }
-  const roundoff = ((ctx.costNoise * stencilNoiseGain(ctx.scheme)) / h) * Math.sqrt(ev.group.size);
-  if (roundoff < budget / 2) {
+  // Which error dominates follows from where the step sits against the scheme's best step for the
+  // cost's precision (truncation grows as hᵖ, round-off as u/h; they meet near (u)^(1/(p+1))):
+  // well below it the error is round-off and a larger step helps, well above it truncation and a
+  // smaller one does. The measured spread alone cannot tell them apart.
+  const order = ctx.scheme === 'forward' ? 1 : ctx.scheme === 'central' ? 2 : 4;
+  const best =
+    (unitRoundoff(ctx.precision === 'unknown' ? 'float64' : ctx.precision) * Math.max(1, Math.abs(ctx.j0))) **
+    (1 / (order + 1));
+  if (h < best / 10) {
+    return {
+      note: `${name}: at ε = ${fmtEpsilon(h)} the cost's rounding (its error ${fmtValue(budget)}) hides every error smaller than ${fmtResolution(budget / ng)}`,
+      fix: `rerun with a larger --epsilon (about ${fmtEpsilon(Number(best.toPrecision(1)))} for ${ctx.scheme} differences) or --epsilon auto`,
+    };
+  }
+  if (h > best * 10) {
     return {
       note: `${name}: at ε = ${fmtEpsilon(h)} the ${ctx.scheme} differences' truncation error (${fmtValue(budget)}) hides every error smaller than ${fmtResolution(budget / ng)}`,
       fix: `rerun with a smaller --epsilon, --scheme central or five-point, or --epsilon auto`,
