@@ -53,14 +53,14 @@ export async function fastDirections(
   const meter = new ProgressMeter(pending.length, width, 'directions');
   let done = 0;
   const total = pending.length;
-  const isKinked = (ref: DirectionRef, c: Float64Array, engineKinks: number): boolean =>
-    est.knowsKinks
-      ? engineKinks > 0
-      : kinkedByCosts(
-          fourthDifference(j0, c[0]!, c[1]!, c[2]!, c[3]!),
-          secondDifference(j0, c[0]!, c[1]!),
-          plan.costNoise,
-        );
+  // A direction moves every entry of its group, so on a wide layer it nearly always moves a few of
+  // its many pre-activations across zero; what matters is whether that bends the cost along it.
+  // GradProof's engine counts the crossings; a direction is set aside only when the costs also
+  // show a kink's tent (its fourth difference beyond rounding and a quarter of its second): a
+  // crossing that does not bend the cost is inside the direction's measured error.
+  const isKinked = (c: Float64Array, engineKinks: number): boolean =>
+    (!est.knowsKinks || engineKinks > 0) &&
+    kinkedByCosts(fourthDifference(j0, c[0]!, c[1]!, c[2]!, c[3]!), secondDifference(j0, c[0]!, c[1]!), plan.costNoise);
   for (let attempt = 0; attempt < DIRECTION_ATTEMPTS && pending.length; attempt++) {
     const byStep = new Map<number, DirectionRef[]>();
     for (const r of pending) byStep.set(plan.eps[r.group]!, [...(byStep.get(plan.eps[r.group]!) ?? []), r]);
@@ -88,7 +88,7 @@ export async function fastDirections(
       refs.forEach((ref, i) => {
         const c = b.costs.slice(i * width, (i + 1) * width);
         const kk = b.kinks ? b.kinks.subarray(i * width, (i + 1) * width).reduce((s, x) => s + x, 0) : 0;
-        const kinked = isKinked(ref, c, kk);
+        const kinked = isKinked(c, kk);
         results.set(`${ref.group}:${ref.k}`, { ref, costs: c, kinks: kinked ? Math.max(1, kk) : 0 });
         if (kinked && !b.kinks) flagged.push({ ref, c });
         else if (kinked && attempt + 1 < DIRECTION_ATTEMPTS) next.push({ ...ref, attempt: attempt + 1 });
