@@ -33,6 +33,17 @@ describe('the worker-thread sweep', () => {
     expect(reference.verdict).toBe('fail');
   });
 
+  it('fast mode: identical results, bit for bit, on 1, 2 and 4 workers and the in-thread reference', async () => {
+    const fast = { mode: 'fast' as const, directions: 3 };
+    const reference = await checkEngine(job, fast);
+    const runs = await Promise.all(
+      [1, 2, 4].map((workers) => checkWorkers(job, fast, 'incremental', { workers, shardSize: 2 })),
+    );
+    for (const r of runs) expect(r).toEqual(reference);
+    expect(reference.fast?.tests.length).toBeGreaterThanOrEqual(3 * reference.groups.length);
+    expect(reference.verdict).toBe('fail');
+  });
+
   it("reproduces the notebook's 0.285093156781 through the workers in both evaluation modes", async () => {
     for (const mode of ['incremental', 'full'] as const) {
       const r = await checkWorkers({ spec: NOTEBOOK_FRAUD_SPEC, ...notebookCase(), defects: NOTEBOOK_BUGS }, {}, mode, {

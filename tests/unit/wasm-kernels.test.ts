@@ -8,6 +8,7 @@ import { WasmIncrementalEvaluator } from '../../app/node/sweep/wasm-evaluator.js
 import { wasmProductKernel } from '../../app/node/sweep/wasm-kernels.js';
 import { Tensor, matmul, matmulTransA, matmulTransB, useProductKernel } from '../../app/core/tensor/tensor.js';
 import { RandomState } from '../../app/core/rng/random-state.js';
+import { groupDirection } from '../../app/core/check/directions.js';
 // @ts-expect-error a plain .mjs build script, without types
 import { assemble } from '../../scripts/build-wasm.mjs';
 
@@ -69,6 +70,19 @@ describe('the WebAssembly sweep kernels', () => {
           expect(wasm.costAtEntry(i, d)).toBe(want);
           expect(wasm.kinks).toBe(js.kinks);
         }
+      }
+      // Directions (fast mode): the same bits too.
+      const offsets = [1e-7, -1e-7, 2e-7, -2e-7, 0.3];
+      for (let g = 0; g < net.groups.length; g++) {
+        const u = groupDirection(net.groups[g]!, g, 3, 0);
+        const want = new Float64Array(offsets.length);
+        const wantKinks = new Uint32Array(offsets.length);
+        js.costsAlongGroup(g, u, offsets, want, wantKinks, 0);
+        const got = new Float64Array(offsets.length);
+        const gotKinks = new Uint32Array(offsets.length);
+        wasm.costsAlongGroup(g, u, offsets, got, gotKinks, 0);
+        expect(got).toEqual(want);
+        expect(gotKinks).toEqual(wantKinks);
       }
     });
   }

@@ -4,6 +4,7 @@ import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
 import { type ArrayAllocator, HEAP, IncrementalTables, type SplitTable } from './incremental-tables.js';
 import { type Activation, groupOf } from './spec.js';
+import { DirectionCosts } from './direction-costs.js';
 
 /**
  * Cost at θ₀ moved along one coordinate: the inner loop of every sweep.
@@ -18,6 +19,19 @@ export interface CostEvaluator {
   costAt(theta: Float64Array): number;
   /** J(θ₀ + δ·u) for a whole direction u; sets `kinks` like costAtEntry. */
   costAlong(u: Float64Array, delta: number): number;
+  /**
+   * J(θ₀ + d·u) for each d of `offsets` into costs[at + j] and its kink count into kinks[at + j],
+   * for a direction u that moves only group `group` (`u` holds that group's entries). Where
+   * absent, costAlong is called per offset.
+   */
+  costsAlongGroup?(
+    group: number,
+    u: Float64Array,
+    offsets: readonly number[],
+    costs: Float64Array,
+    kinks: Uint32Array,
+    at: number,
+  ): void;
   readonly kinks: number;
 }
 
@@ -140,6 +154,7 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly losses: Float64Array;
   private readonly subLosses: Float64Array;
   private full: FullEvaluator | undefined;
+  private directions: DirectionCosts | undefined;
   protected readonly dA: Float64Array;
   protected readonly ones: Float64Array;
   protected readonly zBuf: Float64Array[];
@@ -252,12 +267,57 @@ export class IncrementalEvaluator implements CostEvaluator {
     return this.fullEvaluator().costAt(theta);
   }
 
-  /** A direction moves every parameter: nothing to reuse, so a full pass. */
+  /** A direction that may move every parameter: nothing to reuse, so a full pass. */
   costAlong(u: Float64Array, delta: number): number {
     const full = this.fullEvaluator();
     const j = full.costAlong(u, delta);
     this.kinks = full.kinks;
     return j;
+  }
+
+  /**
+   * A direction on one group, incrementally (see DirectionCosts). Networks narrow enough to
+   * replay take the full pass, whose bits the notebook's figures need (and which costs little).
+   */
+  costsAlongGroup(
+    group: number,
+    u: Float64Array,
+    offsets: readonly number[],
+    costs: Float64Array,
+    kinks: Uint32Array,
+    at: number,
+  ): void {
+    if (this.exact) {
+      const g = this.net.groups[group]!;
+      const full = new Float64Array(this.theta0.length);
+      full.set(u, g.offset);
+      for (let j = 0; j < offsets.length; j++) {
+        costs[at + j] = this.costAlong(full, offsets[j]!);
+        kinks[at + j] = this.kinks;
+      }
+      return;
+    }
+    this.directions ??= new DirectionCosts(this.net, this.theta0, this.data, this.base, (zL) => this.costOfOutputs(zL));
+    this.directions.costsAlong(group, u, offsets, costs, kinks, at);
+    this.kinks = this.directions.kinks;
+  }
+
+  /** J from new output pre-activations of every example (K × m): the changes of the losses added to their sum at θ₀. */
+  private costOfOutputs(zL: Tensor): number {
+    const m = this.m;
+    if (this.sigmoidCrossEntropy) {
+      const z = this.zBuf[this.net.layerCount]!;
+      z.set(zL.data.subarray(0, m));
+      for (let c = 0; c < m; c++) this.cols[c] = c;
+      return this.sigmoidCrossEntropyCost(z, m);
+    }
+    const layer = this.net.spec.layers[this.net.layerCount - 1]!;
+    const a = Tensor.zeros(zL.rows, zL.cols);
+    activate(layer, zL.data, a.data);
+    exampleLosses(this.net.spec.loss, a, this.data.Y, this.losses);
+    let delta = 0;
+    for (let c = 0; c < m; c++) delta += this.losses[c]! - this.baseLosses[c]!;
+    return (1 / m) * (this.baseLossSum + delta);
   }
 
   /**
