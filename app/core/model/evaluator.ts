@@ -162,6 +162,8 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly yBuf: Float64Array;
   protected readonly wcol: Float64Array;
   private readonly aTmp: Float64Array;
+  /** reluIntoSingleOutput's operands, refilled per call. */
+  private readonly into: ReluIntoOutput;
   /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
   protected readonly paths: (
     { replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined
@@ -256,6 +258,22 @@ export class IncrementalEvaluator implements CostEvaluator {
       }
     }
     this.aTmp = new Float64Array(this.wcol.length);
+    const L1 = net.layerCount;
+    this.into = {
+      nc: 0,
+      cols: this.cols,
+      dA: this.dA,
+      margin: this.dA,
+      slope: this.dA,
+      offset: 0,
+      ZL: this.base.Z[L1]!.data,
+      Zt: this.dA,
+      R: 0,
+      wcol: this.wcol,
+      wl: this.wcol,
+      b: 0,
+      zL: this.zBuf[L1]!,
+    };
   }
 
   private fullEvaluator(): FullEvaluator {
@@ -688,7 +706,17 @@ export class IncrementalEvaluator implements CostEvaluator {
     const so = slot * K * m;
     if (K === 1 && alpha === 0) {
       // The common case, in its own small function so V8 compiles it quickly.
-      this.kinks += this.reluIntoSingleOutput(nc, margin, slope, mo, ZL, Zt, R, wcol, wl, bL[0]!, zL);
+      const into = this.into;
+      into.nc = nc;
+      into.margin = margin;
+      into.slope = slope;
+      into.offset = mo;
+      into.ZL = ZL;
+      into.Zt = Zt;
+      into.R = R;
+      into.wl = wl;
+      into.b = bL[0]!;
+      this.kinks += this.reluIntoSingleOutput(into);
       return new Tensor(1, nc, zL.subarray(0, nc));
     }
     let kinks = 0;
@@ -749,21 +777,9 @@ export class IncrementalEvaluator implements CostEvaluator {
     for (let t = 0; t < nc; t++) out[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
   }
 
-  /** The loop of reluIntoSingleOutput on this evaluator's changed examples (cols, dA); returns the kinks. */
-  protected reluIntoSingleOutput(
-    nc: number,
-    margin: Float64Array,
-    slope: Float64Array,
-    mo: number,
-    ZL: Float64Array,
-    Zt: Float64Array,
-    R: number,
-    wcol: Float64Array,
-    wl: Float64Array,
-    b: number,
-    zL: Float64Array,
-  ): number {
-    return reluIntoSingleOutput(nc, this.cols, this.dA, margin, mo, slope, ZL, Zt, R, wcol, wl, b, zL);
+  /** The loop of reluIntoSingleOutput (on this evaluator's changed examples); returns the kinks. */
+  protected reluIntoSingleOutput(a: ReluIntoOutput): number {
+    return reluIntoSingleOutput(a);
   }
 
   /**
@@ -837,27 +853,38 @@ export function createEvaluator(
 }
 
 /**
+ * The operands of reluIntoSingleOutput: the nc changed examples (cols) and the change of the
+ * moved unit's activation on each (dA); their linear regions (margin and slope from `offset`);
+ * the output's pre-activations at θ₀ (ZL); the R units in between, example-major at θ₀ (Zt),
+ * with the moved unit's weights into them (wcol) and theirs into the output (wl, bias b); and
+ * where the new output pre-activations go (zL, compact). One object per evaluator, refilled per
+ * call: the kernel's arguments by name, without an allocation in the sweep's inner loop.
+ */
+export interface ReluIntoOutput {
+  nc: number;
+  cols: Int32Array;
+  dA: Float64Array;
+  margin: Float64Array;
+  slope: Float64Array;
+  offset: number;
+  ZL: Float64Array;
+  Zt: Float64Array;
+  R: number;
+  wcol: Float64Array;
+  wl: Float64Array;
+  b: number;
+  zL: Float64Array;
+}
+
+/**
  * rankOneIntoOutput for one output above a ReLU layer, the innermost loop of most
  * sweeps. Per changed example c (ΔA = dA[t]): inside its linear region the output
  * moves by exactly d·slope; otherwise the R pre-activations of layer l+1 are
  * updated, activated and folded into the output in matmul's order, kinks counted
  * (a sign change, zb·z ≤ 0 with z moved, as one comparison). Returns the kinks.
  */
-function reluIntoSingleOutput(
-  nc: number,
-  cols: Int32Array,
-  dA: Float64Array,
-  margin: Float64Array,
-  mo: number,
-  slope: Float64Array,
-  ZL: Float64Array,
-  Zt: Float64Array,
-  R: number,
-  wcol: Float64Array,
-  wl: Float64Array,
-  b: number,
-  zL: Float64Array,
-): number {
+function reluIntoSingleOutput(a: ReluIntoOutput): number {
+  const { nc, cols, dA, margin, offset: mo, slope, ZL, Zt, R, wcol, wl, b, zL } = a;
   let kinks = 0;
   for (let t = 0; t < nc; t++) {
     const c = cols[t]!;

@@ -177,7 +177,17 @@ export class IncrementalTables {
     slope.fill(0, slot * K * m, (slot + 1) * K * m);
     for (let t = from; t < to; t++) margin[mo + (cs ? cs[t]! : t)] = Infinity;
     if (K === 1 && alpha === 0 && cs) {
-      regionOfReluUnit(W.data, W.cols, W.rows, i, WL.data, this.exampleMajor(l + 1), cs, from, to, margin, slope, mo);
+      regionOfReluUnit(
+        { W: W.data, wCols: W.cols, R: W.rows, i, WL: WL.data, Zt: this.exampleMajor(l + 1) },
+        cs,
+        from,
+        to,
+        {
+          margin,
+          slope,
+          offset: mo,
+        },
+      );
       table.owner[slot] = i;
       return slot;
     }
@@ -216,26 +226,22 @@ export class IncrementalTables {
 
 /**
  * regionSlot's common case, one output and a ReLU layer below it, over unit i's
- * active examples cs[from … to): per example, its R pre-activations of layer l+1
+ * active examples cs[from … to) (unit: W_{l+1} (R × wCols), unit i, W_L and Z_{l+1}
+ * example-major; into: the region row at `offset`): per example, its R pre-activations of layer l+1
  * are contiguous in Zt (example-major), so margin and slope are each one register
  * accumulation over the rows r with W_{l+1}[r,i] ≠ 0, in r order. The slope term
  * is added branch-free (whether a unit is active is a coin toss); a NaN in the
  * margin sticks (Math.min), and a NaN margin fails every test, meaning "exact".
  */
 function regionOfReluUnit(
-  W: Float64Array,
-  wCols: number,
-  R: number,
-  i: number,
-  WL: Float64Array,
-  Zt: Float64Array,
+  unit: { W: Float64Array; wCols: number; R: number; i: number; WL: Float64Array; Zt: Float64Array },
   cs: Int32Array,
   from: number,
   to: number,
-  margin: Float64Array,
-  slope: Float64Array,
-  mo: number,
+  into: { margin: Float64Array; slope: Float64Array; offset: number },
 ): void {
+  const { W, wCols, R, i, WL, Zt } = unit;
+  const { margin, slope, offset: mo } = into;
   const rows: number[] = [];
   const inv: number[] = [];
   const wk: number[] = [];

@@ -1,45 +1,69 @@
 import { type ProductKernel, useProductKernel } from '../../core/tensor/tensor.js';
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 
-/** The exports of kernels.wat; pointers are byte offsets into the memory it was given. */
+/**
+ * reluIntoSingleOutput's operands (see ReluIntoOutput in evaluator.ts) as byte offsets into the
+ * kernels' memory; `margin` and `slope` point at the unit's region row.
+ */
+export interface ReluIntoOutputPointers {
+  nc: number;
+  cols: number;
+  dA: number;
+  margin: number;
+  slope: number;
+  ZL: number;
+  Zt: number;
+  R: number;
+  wcol: number;
+  wl: number;
+  b: number;
+  zL: number;
+}
+
+/** moveActive's operands: unit i's active examples active[from … to), its Z row, the input row (or ones), the step, and where the changed examples go. */
+export interface MoveActivePointers {
+  active: number;
+  from: number;
+  to: number;
+  zl: number;
+  prev: number;
+  step: number;
+  cols: number;
+  dA: number;
+}
+
+/** sigmoidCrossEntropyDelta's operands: the nc changed examples (cols) and their new outputs (zL), and per example at θ₀ its output, q, series sign, label and loss. */
+export interface CrossEntropyPointers {
+  nc: number;
+  cols: number;
+  zL: number;
+  ZL: number;
+  q: number;
+  sign: number;
+  Y: number;
+  base: number;
+}
+
+/** The kernels of kernels.wat; pointers are byte offsets into the memory they were given. */
 export interface Kernels {
+  /** Kinks counted by the last moveActive or reluIntoSingleOutput. */
   kinks: WebAssembly.Global;
-  moveActive(
-    active: number,
-    from: number,
-    to: number,
-    zl: number,
-    prev: number,
-    step: number,
-    cols: number,
-    dA: number,
-  ): number;
-  reluIntoSingleOutput(
-    nc: number,
-    cols: number,
-    dA: number,
-    margin: number,
-    slope: number,
-    ZL: number,
-    Zt: number,
-    R: number,
-    wcol: number,
-    wl: number,
-    b: number,
-    zL: number,
-  ): number;
+  moveActive(p: MoveActivePointers): number;
+  reluIntoSingleOutput(p: ReluIntoOutputPointers): number;
   rankOneRow(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
   outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
-  sigmoidCrossEntropyDelta(
-    nc: number,
-    cols: number,
-    zL: number,
-    ZL: number,
-    q: number,
-    sign: number,
-    Y: number,
-    base: number,
-  ): number;
+  sigmoidCrossEntropyDelta(p: CrossEntropyPointers): number;
+  product(A: number, m: number, k: number, B: number, n: number, C: number): void;
+}
+
+/** The module's exports as WebAssembly gives them: positional, as its functions are declared. */
+interface Exports {
+  kinks: WebAssembly.Global;
+  moveActive(...args: number[]): number;
+  reluIntoSingleOutput(...args: number[]): number;
+  rankOneRow(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
+  outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
+  sigmoidCrossEntropyDelta(...args: number[]): number;
   product(A: number, m: number, k: number, B: number, n: number, C: number): void;
 }
 
@@ -48,8 +72,19 @@ let compiled: WebAssembly.Module | undefined;
 /** The kernels working on `memory`. The module is compiled once per thread; instances are cheap. */
 export function instantiateKernels(memory: WebAssembly.Memory): Kernels {
   compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return new WebAssembly.Instance(compiled, { env: { memory }, math: { exp: Math.exp, log: Math.log } })
-    .exports as unknown as Kernels;
+  const x = new WebAssembly.Instance(compiled, { env: { memory }, math: { exp: Math.exp, log: Math.log } })
+    .exports as unknown as Exports;
+  // Named operands here, the module's parameter order in one place.
+  return {
+    kinks: x.kinks,
+    moveActive: (p) => x.moveActive(p.active, p.from, p.to, p.zl, p.prev, p.step, p.cols, p.dA),
+    reluIntoSingleOutput: (p) =>
+      x.reluIntoSingleOutput(p.nc, p.cols, p.dA, p.margin, p.slope, p.ZL, p.Zt, p.R, p.wcol, p.wl, p.b, p.zL),
+    rankOneRow: x.rankOneRow,
+    outputMoved: x.outputMoved,
+    sigmoidCrossEntropyDelta: (p) => x.sigmoidCrossEntropyDelta(p.nc, p.cols, p.zL, p.ZL, p.q, p.sign, p.Y, p.base),
+    product: x.product,
+  };
 }
 
 /**
