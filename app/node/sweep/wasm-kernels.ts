@@ -54,6 +54,8 @@ export interface Kernels {
   outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
   sigmoidCrossEntropyDelta(p: CrossEntropyPointers): number;
   product(A: number, m: number, k: number, B: number, n: number, C: number): void;
+  /** product by register tiles (the same bits); `panel` has room for k × 4 doubles. */
+  productTiled(A: number, m: number, k: number, B: number, n: number, C: number, panel: number): void;
 }
 
 /** The module's exports as WebAssembly gives them: positional, as its functions are declared. */
@@ -65,6 +67,7 @@ interface Exports {
   outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
   sigmoidCrossEntropyDelta(...args: number[]): number;
   product(A: number, m: number, k: number, B: number, n: number, C: number): void;
+  productTiled(A: number, m: number, k: number, B: number, n: number, C: number, panel: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -84,6 +87,7 @@ export function instantiateKernels(memory: WebAssembly.Memory): Kernels {
     outputMoved: x.outputMoved,
     sigmoidCrossEntropyDelta: (p) => x.sigmoidCrossEntropyDelta(p.nc, p.cols, p.zL, p.ZL, p.q, p.sign, p.Y, p.base),
     product: x.product,
+    productTiled: x.productTiled,
   };
 }
 
@@ -100,12 +104,13 @@ export function wasmProductKernel(): ProductKernel {
     const a = 0;
     const b = a + m * kk;
     const c = b + kk * n;
-    const bytes = 8 * (c + m * n);
+    const panel = c + m * n;
+    const bytes = 8 * (panel + 4 * kk);
     if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
     const f64 = new Float64Array(memory.buffer);
     f64.set(A.subarray(0, m * kk), a);
     f64.set(B.subarray(0, kk * n), b);
-    k.product(a * 8, m, kk, b * 8, n, c * 8);
+    k.productTiled(a * 8, m, kk, b * 8, n, c * 8, panel * 8);
     C.set(f64.subarray(c, c + m * n));
   };
 }
