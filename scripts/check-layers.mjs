@@ -3,7 +3,9 @@
 //   app/core  imports only itself and pure packages (no node:, no electron, no DOM-only code)
 //   app/node  imports app/core, itself, Node and packages; never electron, main/ or renderer/
 //   main/     imports app/, itself, Node and electron; never renderer/
-//   renderer/ imports app/core and itself and browser packages; never app/node, main/, Node or electron
+//   renderer/ imports app/core and itself and an allow-list of browser packages; never app/node, main/, Node or electron
+// and inside app/node, folders import only the folders below them (NODE_LAYERS): the transports (cli,
+// api) sit on top and nothing imports them; the store never imports the sweep or the check pipeline.
 // Exit 1 with every violation listed as FILE:LINE: rule.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +14,24 @@ import { builtinModules } from 'node:module';
 const root = path.resolve(process.argv[2] ?? path.join(path.dirname(new URL(import.meta.url).pathname), '..'));
 const nodeBuiltins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 const PURE_PACKAGES = new Set(['zod', 'canonicalize']);
+const RENDERER_PACKAGES = new Set(['svelte', 'chart.js']);
+
+/** What each folder of app/node may import (besides itself, app/core and app/node/version.ts). */
+const NODE_LAYERS = {
+  util: [],
+  data: ['util'],
+  store: ['util'],
+  signing: ['store', 'util'],
+  reports: ['signing', 'store', 'util'],
+  pdf: ['reports', 'signing', 'store', 'util'],
+  subjects: ['data', 'util'],
+  sweep: ['util'],
+  check: ['data', 'store', 'subjects', 'sweep', 'util'],
+  cluster: ['check', 'data', 'store', 'subjects', 'sweep', 'util'],
+  bench: ['check', 'data', 'subjects', 'sweep', 'util'],
+  api: ['check', 'cluster', 'data', 'pdf', 'reports', 'signing', 'store', 'subjects', 'util'],
+  cli: ['api', 'check', 'cluster', 'data', 'pdf', 'reports', 'signing', 'store', 'subjects', 'sweep', 'util'],
+};
 
 const layers = [
   { dir: 'app/core', may: ['app/core'], packages: (p) => PURE_PACKAGES.has(p), node: false, electron: false },
@@ -20,7 +40,7 @@ const layers = [
   {
     dir: 'renderer',
     may: ['app/core', 'renderer'],
-    packages: (p) => !p.startsWith('better-sqlite3') && p !== 'piscina',
+    packages: (p) => RENDERER_PACKAGES.has(p),
     node: false,
     electron: false,
   },
@@ -55,6 +75,21 @@ for (const layer of layers) {
         const target = path.relative(root, path.resolve(path.dirname(file), spec));
         if (!layer.may.some((d) => target === d || target.startsWith(`${d}/`)))
           violations.push(`${where}: ${layer.dir} may not import ${target} (allowed: ${layer.may.join(', ')})`);
+        else if (layer.dir === 'app/node') {
+          const from = path.relative(path.join(root, 'app/node'), file).split(path.sep)[0];
+          const to = target.startsWith('app/node/') ? target.slice('app/node/'.length).split('/')[0] : undefined;
+          const allowed = NODE_LAYERS[from];
+          if (to && to !== from && !to.startsWith('version.') && !from.endsWith('.ts')) {
+            if (!allowed)
+              violations.push(
+                `${where}: app/node/${from} is not a known layer; add it to NODE_LAYERS in scripts/check-layers.mjs`,
+              );
+            else if (!allowed.includes(to))
+              violations.push(
+                `${where}: app/node/${from} may not import app/node/${to} (allowed: ${allowed.join(', ') || 'none'})`,
+              );
+          }
+        }
       } else if (spec === 'electron' || spec.startsWith('electron/')) {
         if (!layer.electron) violations.push(`${where}: ${layer.dir} may not import electron`);
       } else if (nodeBuiltins.has(spec) || spec.startsWith('node:')) {

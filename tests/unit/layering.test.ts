@@ -34,4 +34,32 @@ describe('layering lint', () => {
     expect(r.stderr).toMatch(/renderer\/c\.ts:1: renderer may not import app\/node\/b\.js/);
     expect(r.stderr).toMatch(/3 violation/);
   });
+
+  it('inside app/node: nothing imports the transports, the store never imports the sweep, and the renderer takes only its allowed packages', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gp-layers-'));
+    for (const d of [
+      'app/core',
+      'app/node/store',
+      'app/node/sweep',
+      'app/node/check',
+      'app/node/cli',
+      'renderer',
+      'main',
+    ])
+      mkdirSync(path.join(dir, d), { recursive: true });
+    writeFileSync(path.join(dir, 'app/node/sweep/s.ts'), 'export const s = 1;\n');
+    writeFileSync(path.join(dir, 'app/node/cli/c.ts'), "import { s } from '../sweep/s.js';\n");
+    writeFileSync(path.join(dir, 'app/node/store/runs.ts'), "import { s } from '../sweep/s.js';\n");
+    writeFileSync(path.join(dir, 'app/node/check/p.ts'), "import { c } from '../cli/c.js';\n");
+    writeFileSync(
+      path.join(dir, 'renderer/r.ts'),
+      "import Database from 'better-sqlite3';\nimport { Chart } from 'chart.js';\n",
+    );
+    const r = run(dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/app\/node\/store\/runs\.ts:1: app\/node\/store may not import app\/node\/sweep/);
+    expect(r.stderr).toMatch(/app\/node\/check\/p\.ts:1: app\/node\/check may not import app\/node\/cli/);
+    expect(r.stderr).toMatch(/renderer\/r\.ts:1: renderer may not import the package better-sqlite3/);
+    expect(r.stderr).toMatch(/3 violation/);
+  });
 });

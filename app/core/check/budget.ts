@@ -1,5 +1,5 @@
 import type { Precision, PrecisionSource } from './estimator.js';
-import { type Scheme, schemeOrder } from './schemes.js';
+import type { Scheme } from './schemes.js';
 
 /**
  * Error budgets: how far a finite difference may sit from the true derivative without any
@@ -9,9 +9,23 @@ import { type Scheme, schemeOrder } from './schemes.js';
  * said to be one: such a group is inconclusive, never a pass.
  */
 
+/** A precision coarser than float64: its costs need larger steps. */
+export function lowPrecision(p: Precision): boolean {
+  return p === 'float32' || p === 'float16' || p === 'bfloat16';
+}
+
 /** Unit round-off of a precision (the relative spacing of its numbers near 1, halved). */
 export function unitRoundoff(precision: Precision): number {
-  return precision === 'float32' ? 2 ** -24 : 2 ** -53;
+  switch (precision) {
+    case 'float16':
+      return 2 ** -11;
+    case 'bfloat16':
+      return 2 ** -8;
+    case 'float32':
+      return 2 ** -24;
+    default:
+      return 2 ** -53;
+  }
 }
 
 /** Whether a number needs more than 8 significant bits (a "round" cost like 0.5 does not). */
@@ -86,14 +100,6 @@ export function stencilNoiseGain(scheme: Scheme): number {
     case 'five-point':
       return Math.sqrt(130) / 12; // (J₋₂ − 8J₋ + 8J₊ − J₊₂)/12h
   }
-}
-
-/**
- * Truncation of the estimate at h from the same entry at h and at 2h: D(h) = f′ + C·hᵖ, so
- * D(2h) − D(h) = C·hᵖ·(2ᵖ − 1). What it measures also carries round-off, so it errs large.
- */
-export function truncationFromTwoSteps(scheme: Scheme, atH: number, at2H: number): number {
-  return Math.abs(at2H - atH) / (2 ** schemeOrder(scheme) - 1);
 }
 
 /**

@@ -49,6 +49,7 @@ export class EngineEstimator implements Estimator {
   readonly theta0: Float64Array;
   readonly precision = { precision: 'float64', source: 'engine' } as const;
   readonly knowsKinks = true;
+  readonly subject = false;
   evaluations = 0;
   private readonly analytic: AnalyticGradient;
   private readonly ev: CostEvaluator;

@@ -1,7 +1,7 @@
 import type { ParamGroup } from '../model/spec.js';
 
 /** The floating-point precision a subject computes its cost in. */
-export type Precision = 'float64' | 'float32' | 'unknown';
+export type Precision = 'float64' | 'float32' | 'bfloat16' | 'float16' | 'unknown';
 
 /** Where GradProof learned a subject's precision. */
 export type PrecisionSource = 'engine' | 'declared' | 'detected' | 'unknown';
@@ -50,6 +50,8 @@ export interface Estimator {
   readonly precision: { precision: Precision; source: PrecisionSource };
   /** Whether `kinks` in a CostBatch are given (the engine counts sign changes exactly). */
   readonly knowsKinks: boolean;
+  /** The implementation is the user's: a cost it cannot give is its failure (no verdict), not bad input. */
+  readonly subject: boolean;
   /** The backward pass under audit at θ₀. */
   gradient(): Promise<Float64Array>;
   /** J(θ₀). */

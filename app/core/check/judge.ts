@@ -1,6 +1,6 @@
 import { type ParamGroup, entryName } from '../model/spec.js';
 import { fmtDifference, fmtEpsilon, fmtResolution, fmtValue } from '../report/numbers.js';
-import { RESOLUTION_LIMIT, groupBudget, stencilNoiseGain, unitRoundoff } from './budget.js';
+import { RESOLUTION_LIMIT, groupBudget, lowPrecision, stencilNoiseGain, unitRoundoff } from './budget.js';
 import { diagnoseGroup } from './diagnosis.js';
 import type { Precision } from './estimator.js';
 import { norm, normOfDifference, relativeDifference } from './metrics.js';
@@ -94,8 +94,12 @@ function explainUnresolvable(
   const u = unitRoundoff(ctx.precision === 'unknown' ? 'float64' : ctx.precision);
   const typicalMove = (h * ng) / Math.sqrt(Math.max(1, ev.group.size));
   if (typicalMove < 16 * u * Math.abs(ctx.j0)) {
-    const looks = ctx.precision === 'float32' ? '; the cost is computed in float32' : '';
-    const suggest = ctx.precision === 'float32' ? '1e-3' : fmtEpsilon(Math.min(1e-2, h * 100));
+    const looks = lowPrecision(ctx.precision) ? `; the cost is computed in ${ctx.precision}` : '';
+    const suggest = lowPrecision(ctx.precision)
+      ? ctx.precision === 'float32'
+        ? '1e-3'
+        : '1e-2'
+      : fmtEpsilon(Math.min(1e-2, h * 100));
     return {
       note: `${name}: the cost moves by less than its rounding at ε = ${fmtEpsilon(h)} (a step moves J by ~${fmtValue(typicalMove)}, its rounding is ~${fmtValue(u * Math.abs(ctx.j0))})${looks}`,
       fix: `rerun with --epsilon ${suggest} or --epsilon auto`,

@@ -35,11 +35,6 @@ export function layoutOffsets(h: number, width: number): number[] {
   return [h, -h, 2 * h, -2 * h].slice(0, width);
 }
 
-/** Cost evaluations per parameter entry that the scheme itself needs, beyond J(θ₀). */
-export function evaluationsPerEntry(scheme: Scheme): number {
-  return stencilWidth(scheme);
-}
-
 /**
  * Costs at θ₀ + d·e_index for each offset d, written at out[at …]; kink crossings per offset
  * (when the evaluator sees them) at kinks[at …]. The sweep's inner loop: it allocates nothing.

@@ -30,7 +30,7 @@ export const describeResult = z.object({
   groups: z.array(groupSchema).min(1),
   theta: z.array(num),
   /** The precision the subject computes its cost in, when it knows (GradProof also detects float32 costs). */
-  precision: z.enum(['float32', 'float64']).optional(),
+  precision: z.enum(['float16', 'bfloat16', 'float32', 'float64']).optional(),
 });
 
 export const costResult = z.object({ cost: num });

@@ -258,7 +258,10 @@ function prepareSubject(
       const conns: SubjectConnection[] = Array.from({ length: workers }, () =>
         moduleFile
           ? new ModuleConnection(moduleFile, timeout, moduleData)
-          : new ProcessConnection(command!, { timeoutSeconds: timeout }),
+          : new ProcessConnection(command!, {
+              timeoutSeconds: timeout,
+              threads: Math.max(1, Math.floor(availableParallelism() / workers)),
+            }),
       );
       return SubjectEstimator.open(conns, {
         label: impl.kind === 'process' ? `"${label}"` : label,

@@ -28,15 +28,3 @@ export function wholeNumber(flag: string, min: number, max: number): (value: str
     return n;
   };
 }
-
-export function oneOf<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
-  return (value) => {
-    if (!(choices as readonly string[]).includes(value))
-      throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')} (got "${value}")`);
-    return value as T;
-  };
-}
-
-export function collect<T>(parse: (v: string) => T): (value: string, previous: T[] | undefined) => T[] {
-  return (value, previous) => [...(previous ?? []), parse(value)];
-}

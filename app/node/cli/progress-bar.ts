@@ -7,6 +7,15 @@ function duration(s: number): string {
   return `${m}m${String(Math.round(s - 60 * m)).padStart(2, '0')}s`;
 }
 
+/** What the items of each phase are, as the bar names them. */
+const UNITS: Record<Progress['phase'], string> = {
+  sweep: 'entries',
+  directions: 'directions',
+  sample: 'sampled entries',
+  kinks: 'entries past a kink',
+  epsilon: 'steps tried',
+};
+
 function rate(r: number): string {
   return r >= 1e6 ? `${(r / 1e6).toFixed(1)}M` : r >= 1e3 ? `${(r / 1e3).toFixed(1)}k` : r.toFixed(0);
 }
@@ -33,7 +42,7 @@ export class ProgressBar {
     const width = 30;
     const filled = p.total > 0 ? Math.round((width * p.done) / p.total) : width;
     const pct = p.total > 0 ? (100 * p.done) / p.total : 100;
-    const line = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${pct.toFixed(1).padStart(5)}%  ${p.done}/${p.total} entries  ${rate(p.rate)} eval/s  ETA ${duration(p.eta)}`;
+    const line = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${pct.toFixed(1).padStart(5)}%  ${p.done}/${p.total} ${UNITS[p.phase]}  ${rate(p.rate)} eval/s  ETA ${duration(p.eta)}`;
     if (this.stream.isTTY) this.stream.write(`\r${line}\x1b[K`);
     else this.stream.write(`${line}\n`);
     this.shown = true;

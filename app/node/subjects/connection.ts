@@ -5,7 +5,7 @@ import { SubjectError } from '../../core/errors.js';
 export interface SubjectDescription {
   groups: SubjectGroup[];
   theta: Float64Array;
-  precision?: 'float32' | 'float64';
+  precision?: 'float16' | 'bfloat16' | 'float32' | 'float64';
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -13,6 +14,8 @@ import {
 import { projectRoot, unpacked } from '../util/compiled-path.js';
 import { waitAtMost } from '../util/timeout.js';
 import { type SubjectConnection, type SubjectDescription, finiteArray } from './connection.js';
+import { SUBJECT_TOKEN_VAR, killByToken } from './process-tree.js';
+import { registerSubject, unregisterSubject } from './reaper.js';
 import { SubjectError } from '../../core/errors.js';
 
 /** The Python adapter's folder, put on every process subject's PYTHONPATH. */
@@ -27,7 +30,11 @@ export function pythonAdapterDir(): string {
  * passphrase, a database path) or anything named like a secret, plus the adapter on PYTHONPATH.
  * The code under audit is not trusted with the auditor's secrets.
  */
-export function subjectEnvironment(adapter: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function subjectEnvironment(
+  adapter: string,
+  threads?: number,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
     if (/^GRADPROOF_/i.test(k) || /PASSPHRASE|PASSWORD|SECRET|PRIVATE_KEY|CREDENTIAL/i.test(k)) continue;
@@ -35,6 +42,11 @@ export function subjectEnvironment(adapter: string, env: NodeJS.ProcessEnv = pro
   }
   out.PYTHONPATH = [adapter, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   out.PYTHONUNBUFFERED = '1';
+  // Several subject processes side by side each get their share of the cores (unless the user
+  // chose): BLAS and torch thread pools that each take every core only fight one another.
+  if (threads !== undefined) {
+    for (const k of ['OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS']) out[k] ??= String(threads);
+  }
   return out;
 }
 
@@ -44,6 +56,8 @@ export function shellQuote(word: string): string {
 }
 
 export interface ProcessOptions {
+  /** Threads each process's BLAS and torch pools may use (its share of the cores). */
+  threads?: number;
   /** Seconds a subject may take to answer one request before it is called hung and killed. */
   timeoutSeconds: number;
   cwd?: string;
@@ -70,6 +84,9 @@ export class ProcessConnection implements SubjectConnection {
   private stderrTail = '';
   private failure: SubjectError | undefined;
   private exited = false;
+  private reaped = false;
+  /** Marks every process of this subject instance, for the ones that leave its process group. */
+  private readonly token: string;
   private readonly exitPromise: Promise<void>;
 
   constructor(
@@ -77,12 +94,14 @@ export class ProcessConnection implements SubjectConnection {
     private readonly options: ProcessOptions,
   ) {
     const adapter = pythonAdapterDir();
+    this.token = randomBytes(16).toString('hex');
     this.child = spawn('/bin/sh', ['-c', `exec ${command}`], {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
-      env: subjectEnvironment(adapter),
+      env: { ...subjectEnvironment(adapter, options.threads), [SUBJECT_TOKEN_VAR]: this.token },
     });
+    if (this.child.pid !== undefined) registerSubject(this.child.pid, this.token);
     this.exitPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (d: string) => {
@@ -224,12 +243,21 @@ export class ProcessConnection implements SubjectConnection {
     return finiteArray(c.costs, `"${this.command}"`, (i) => `the cost along a direction at step ${deltas[i]}`);
   }
 
+  /**
+   * The whole process group (the command and anything it spawned, even after the command itself
+   * exited), and any process that left the group but carries this subject's token.
+   */
   private kill(): void {
-    if (this.exited || this.child.pid === undefined) return;
+    if (this.child.pid === undefined || this.reaped) return;
     try {
-      process.kill(-this.child.pid, 'SIGKILL'); // the whole group: the command and anything it spawned
+      process.kill(-this.child.pid, 'SIGKILL');
     } catch {
-      // already gone
+      // the group is gone already
+    }
+    killByToken(this.token);
+    if (this.exited) {
+      this.reaped = true;
+      unregisterSubject(this.child.pid, this.token);
     }
   }
 
@@ -244,5 +272,6 @@ export class ProcessConnection implements SubjectConnection {
     this.fail('was closed'); // rejects and un-times anything still pending, kills the group
     this.kill();
     await waitAtMost(this.exitPromise, 2000);
+    this.kill(); // once more now that the command has exited: stragglers, and the reaper forgets it
   }
 }

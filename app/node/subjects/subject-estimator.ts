@@ -27,7 +27,7 @@ export function groupsFromDescription(d: SubjectDescription): ParamGroup[] {
       offset,
       size,
       layer: i + 1,
-      kind: /^(b|bias)|\.bias$/i.test(g.name) ? 'bias' : 'weight',
+      kind: /(^|\.)b(ias)?\d*$/i.test(g.name) ? 'bias' : 'weight',
     };
     offset += size;
     return group;
@@ -62,6 +62,7 @@ async function runQueue<T>(
  */
 export class SubjectEstimator implements Estimator {
   readonly knowsKinks = false;
+  readonly subject = true;
   evaluations = 0;
   private constructor(
     private readonly conns: readonly SubjectConnection[],

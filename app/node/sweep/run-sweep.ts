@@ -61,6 +61,7 @@ export class SweepSession implements Estimator {
   readonly theta0: Float64Array;
   readonly precision = { precision: 'float64', source: 'engine' } as const;
   readonly knowsKinks = true;
+  readonly subject = false;
   evaluations = 0;
   private readonly pool: Piscina<SweepTask, SweepTaskResult>;
   private readonly context: JobContext;

@@ -1,1 +1,0 @@
-export { CancelledError, GradProofError, InputError, NotFoundError, SubjectError } from '../../core/errors.js';
