@@ -80,7 +80,7 @@ describe('the WebAssembly sweep kernels', () => {
         js.costsAlongGroup(g, u, offsets, want, wantKinks, 0);
         const got = new Float64Array(offsets.length);
         const gotKinks = new Uint32Array(offsets.length);
-        wasm.costsAlongGroup(g, u, offsets, got, gotKinks, 0);
+        wasm.costsAlongGroup!(g, u, offsets, got, gotKinks, 0);
         expect(got).toEqual(want);
         expect(gotKinks).toEqual(wantKinks);
       }
