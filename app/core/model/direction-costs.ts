@@ -301,27 +301,27 @@ export class DirectionCosts {
         }
       }
       if (q === L) break;
-      // Exact columns up one layer: Z_{q+1} + W_{q+1}·(f(Z′) − A).
+      // Exact columns up one layer, all in one product (which skips the units that did not
+      // move): Z_{q+1} + (f(Z′) − A)·W_{q+1}ᵀ. Above a smooth layer that is every column.
       const next = new Map<number, Float64Array>();
-      const A = this.at(q).data;
-      const W = net.weights(this.theta0, q + 1).data;
-      const R = layers[q]!.units;
-      const Z1 = this.zt(q + 1).data;
-      const a = new Float64Array(units);
-      for (const [c, z] of exact) {
-        const o = c * units;
-        activate(layer, z, a);
-        for (let r = 0; r < units; r++) a[r] = a[r]! - A[o + r]!;
-        const z1 = new Float64Array(R);
-        for (let r = 0; r < R; r++) {
-          let acc = 0;
-          for (let p = 0; p < units; p++) {
-            const d = a[p]!;
-            if (d !== 0) acc += W[r * units + p]! * d;
-          }
-          z1[r] = Z1[c * R + r]! + acc;
-        }
-        next.set(c, z1);
+      if (exact.size > 0) {
+        const cols = [...exact.keys()];
+        const R = layers[q]!.units;
+        const A = this.at(q).data;
+        const D = Tensor.zeros(cols.length, units);
+        const a = new Float64Array(units);
+        cols.forEach((c, t) => {
+          activate(layer, exact.get(c)!, a);
+          const o = c * units;
+          for (let r = 0; r < units; r++) D.data[t * units + r] = a[r]! - A[o + r]!;
+        });
+        const dZ = matmul(D, this.wt(q + 1)).data;
+        const Z1 = this.zt(q + 1).data;
+        cols.forEach((c, t) => {
+          const z1 = dZ.subarray(t * R, (t + 1) * R);
+          for (let r = 0; r < R; r++) z1[r] = Z1[c * R + r]! + z1[r]!;
+          next.set(c, z1);
+        });
       }
       exact = next;
     }
