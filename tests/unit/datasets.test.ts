@@ -35,7 +35,7 @@ describe('CSV datasets', () => {
 
   const bad: [string, string, RegExp][] = [
     ['ragged.csv', 'a,b,label\n1,2,0\n3,1\n', /ragged\.csv: line 3 has 2 fields but the header has 3/],
-    ['text.csv', 'a,b,label\n1,2,0\n3,abc,1\n', /text\.csv: line 3, column "b" is "abc", not a number/],
+    ['text.csv', 'a,b,label\n1,2,0\n3,abc,1\n', /text\.csv: line 3, column "b" is not a number(?!.*abc)/],
     ['blank.csv', 'a,b,label\n1,,0\n', /blank\.csv: line 2, column "b" is empty/],
     ['empty.csv', '', /empty\.csv: the file is empty; it needs a header row and at least one data row/],
     ['header.csv', 'a,b,label\n', /header\.csv: only a header row; add data rows below it/],

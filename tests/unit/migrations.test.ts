@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS, SCHEMA_VERSION } from '../../app/node/store/migrations.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../app/node/store/migrations.js';
 import { migrate, openStore } from '../../app/node/store/database.js';
 
 const fresh = (): string => path.join(mkdtempSync(path.join(tmpdir(), 'gp-mig-')), 'g.db');
@@ -55,7 +55,7 @@ describe('migrations', () => {
     migrate(db, MIGRATIONS, 1);
     const h = 'a'.repeat(64);
     db.prepare(`INSERT INTO models (sha256, name, ref, first_seen) VALUES (?, 'm', 'r', 'now')`).run(h);
-    migrate(db);
+    migrate(db, MIGRATIONS, 2);
     expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(tables(db)).toEqual(expect.arrayContaining(['identities', 'reports', 'signatures', 'audit_log']));
     expect(triggers(db)).toEqual(
@@ -102,10 +102,13 @@ describe('migrations', () => {
   it('a database written by a newer GradProof is refused, untouched', () => {
     const file = fresh();
     const db = new Database(file);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     expect(() => openStore(file)).toThrow(
-      /written by a newer GradProof \(schema 3; this version reads up to 2\): upgrade GradProof, or point --db at another database/,
+      new RegExp(
+        `written by a newer GradProof \\(schema ${SCHEMA_VERSION + 1}; this version reads up to ${SCHEMA_VERSION}\\): upgrade GradProof, or point --db at another database`,
+      ),
     );
     const again = new Database(file);
     expect(again.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);

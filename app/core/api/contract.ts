@@ -3,7 +3,8 @@ import { type ErrorKind, GradProofError, errorMessage } from '../errors.js';
 import type { CheckResult, Verdict } from '../check/result.js';
 import { SCHEMES } from '../check/schemes.js';
 import type { RunComparison } from '../report/compare-runs.js';
-import type { AuditPredicate, Meaning, Statement } from '../report/statement.js';
+import type { AccountRef, AuditPredicate, Meaning, Statement } from '../report/statement.js';
+import { MAX_PASSPHRASE_LENGTH, passphraseProblem } from '../identity/passphrase-strength.js';
 
 /**
  * The one contract between GradProof's UI and its engine. Electron IPC, the CLI
@@ -12,7 +13,14 @@ import type { AuditPredicate, Meaning, Statement } from '../report/statement.js'
  */
 
 const id = z.string().min(1).max(200);
-const passphrase = z.string().min(8, 'the passphrase must be at least 8 characters').max(1024);
+/** The passphrase that unlocks an existing key (keys made under older rules must still unlock). */
+const passphrase = z.string().min(8, 'the passphrase must be at least 8 characters').max(MAX_PASSPHRASE_LENGTH);
+/** A passphrase for a new key: refused with the reason when it is too easy to guess. */
+const newPassphrase = z.string().superRefine((p, ctx) => {
+  const problem = passphraseProblem(p);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const role = z.enum(['engineer', 'reviewer', 'administrator']);
 
 const timeout = z
   .number()
@@ -132,8 +140,8 @@ export const API = {
   'identities.list': z.strictObject({}),
   'identities.create': z.strictObject({
     name: z.string().trim().min(1, 'give a name').max(80),
-    role: z.enum(['engineer', 'reviewer']),
-    passphrase,
+    role,
+    passphrase: newPassphrase,
   }),
   'dialog.openFile': z.strictObject({ purpose: z.enum(['model', 'weights', 'dataset', 'module']) }),
 } as const;
@@ -174,27 +182,57 @@ export interface RunView {
   seconds: number | null;
   result: CheckResult | null;
   error: string | null;
+  /** Annotations: editable, logged, not evidence (no signature covers them). */
+  name: string | null;
+  tags: string[];
+  notes: string | null;
+  /**
+   * Whether the stored record still matches the audit log. When it does not, verdict,
+   * difference and result are null and error says what was altered: show it as altered.
+   */
+  integrity: { ok: boolean; problem?: string };
 }
+
+/** Editing a run's annotations (name, tags, notes): for a transport to offer as runs.annotate. */
+export const runAnnotationSchema = z.strictObject({
+  id,
+  name: z.string().max(120).nullable().optional(),
+  tags: z.array(z.string().min(1).max(40)).max(20).optional(),
+  notes: z.string().max(4000).nullable().optional(),
+});
+
+export type Role = z.infer<typeof role>;
 
 export interface IdentityView {
   id: string;
   name: string;
-  role: 'engineer' | 'reviewer';
+  role: Role;
   publicKey: string;
   fingerprint: string;
   createdAt: string;
+  /** The OS account that created it (null: not recorded, made by an older GradProof). */
+  account: AccountRef | null;
+  /** Other identities created by the same OS account: as far as the machine knows, the same person. */
+  sameAccountAs: string[];
+  /** Whether the stored identity is still the one the audit log created. */
+  integrity?: { ok: boolean; problem?: string };
 }
 
 export interface VerificationView {
   target: string;
   ok: boolean;
   problem?: string;
-  checks: { check: string; ok: boolean; detail: string }[];
+  /** `warning`: the check holds, with a limit the reader must know (e.g. both keys from one OS account). */
+  checks: { check: string; ok: boolean; detail: string; warning?: boolean }[];
+  /** The state the report's valid signatures make (show this, not a stored column). */
+  state?: 'draft' | 'prepared' | 'approved' | 'rejected';
+  /** The audit log's head as verified: a receipt to demand later. */
+  logHead?: { seq: number; hash: string };
 }
 
 export interface SignatureSummary {
   meaning: Meaning;
-  signer: { name: string; role: 'engineer' | 'reviewer'; keyid: string; fingerprint: string };
+  signer: { name: string; role: Role; keyid: string; fingerprint: string };
   signedAt: string;
   comment: string | null;
 }
@@ -218,6 +256,10 @@ export interface ReportDetail {
   statement: Statement<AuditPredicate>;
   signatures: SignatureSummary[];
   verification: VerificationView;
+  /** The run's name, tags and notes: annotations, not part of the signed report. */
+  annotations?: { name: string | null; tags: string[]; notes: string | null };
+  /** What the four-eyes rule rests on here when it is weaker than two people (same OS account). */
+  fourEyes?: string[];
 }
 
 export interface Results {

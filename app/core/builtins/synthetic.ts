@@ -3,6 +3,7 @@ import { type ModelSpec, type ParamGroup, paramGroups, parameterCount } from '..
 import { RandomState } from '../rng/random-state.js';
 import { Tensor } from '../tensor/tensor.js';
 import { InputError } from '../errors.js';
+import { MAX_UNITS, networkSizeProblem } from '../model/limits.js';
 
 /**
  * `mlp:30,64,32,1`: ReLU hidden layers, a sigmoid output and cross-entropy
@@ -13,8 +14,10 @@ export function parseMlpSpec(text: string): ModelSpec {
   if (!m)
     throw new InputError(`"${text}" is not a synthetic model: write mlp:INPUTS,HIDDEN…,OUTPUTS, e.g. mlp:30,64,32,1`);
   const widths = m[1]!.split(',').map(Number);
-  if (widths.some((w) => w < 1 || w > 100000))
-    throw new InputError(`"${text}": every width must be between 1 and 100000`);
+  if (widths.some((w) => w < 1 || w > MAX_UNITS))
+    throw new InputError(`"${text}": every width must be between 1 and ${MAX_UNITS}`);
+  const tooBig = networkSizeProblem(widths);
+  if (tooBig) throw new InputError(`"${text}" is too large: ${tooBig}`);
   const outputs = widths[widths.length - 1]!;
   return {
     name: text,

@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import { ACTIVATIONS, LOSSES, type ModelSpec } from './spec.js';
 import { InputError } from '../errors.js';
+import { MAX_INPUTS, MAX_LAYERS, MAX_UNITS, networkSizeProblem } from './limits.js';
 
 /**
  * Validation of model specs read from JSON. Kept apart from spec.ts so that the
  * sweep's worker threads, which only evaluate, never load zod.
  */
 export const layerSchema = z.strictObject({
-  units: z.number({ error: 'units must be a whole number of neurons, e.g. "units": 64' }).int().positive(),
+  units: z
+    .number({ error: 'units must be a whole number of neurons, e.g. "units": 64' })
+    .int('units must be a whole number of neurons, e.g. "units": 64')
+    .positive('units must be at least 1')
+    .max(MAX_UNITS, `units must be at most ${MAX_UNITS.toLocaleString('en-US')} per layer`),
   activation: z.enum(ACTIVATIONS, { error: `activation must be one of ${ACTIVATIONS.join(', ')}` }),
   /** Negative slope of leaky_relu; ignored by the others. */
   alpha: z.number().positive().max(1).optional(),
@@ -17,13 +22,22 @@ export const modelSpecSchema = z
   .strictObject({
     name: z.string({ error: 'name must be a string, e.g. "name": "fraud-mlp"' }).min(1),
     description: z.string().optional(),
-    inputs: z.number({ error: 'inputs must be the number of input features, e.g. "inputs": 30' }).int().positive(),
-    layers: z.array(layerSchema).min(1, 'layers must list at least one dense layer'),
+    inputs: z
+      .number({ error: 'inputs must be the number of input features, e.g. "inputs": 30' })
+      .int('inputs must be a whole number of features, e.g. "inputs": 30')
+      .positive('inputs must be at least 1')
+      .max(MAX_INPUTS, `inputs must be at most ${MAX_INPUTS.toLocaleString('en-US')}`),
+    layers: z
+      .array(layerSchema)
+      .min(1, 'layers must list at least one dense layer')
+      .max(MAX_LAYERS, `layers may list at most ${MAX_LAYERS} dense layers`),
     loss: z.enum(LOSSES, { error: `loss must be one of ${LOSSES.join(', ')}` }),
   })
   .superRefine((spec, ctx) => {
     const last = spec.layers[spec.layers.length - 1];
     if (!last) return;
+    const tooBig = networkSizeProblem([spec.inputs, ...spec.layers.map((l) => l.units)]);
+    if (tooBig) ctx.addIssue({ code: 'custom', path: ['layers'], message: `the model is too large: ${tooBig}` });
     if (spec.loss === 'binary_cross_entropy' && last.activation !== 'sigmoid') {
       ctx.addIssue({
         code: 'custom',

@@ -20,7 +20,7 @@ export interface Statement<P> {
 
 export interface SignerRef {
   name: string;
-  role: 'engineer' | 'reviewer';
+  role: 'engineer' | 'reviewer' | 'administrator';
   keyid: string;
 }
 
@@ -58,6 +58,8 @@ export interface SignOffPredicate {
   auditLog: LogHeadRef;
   /** SHA-256 of the payloads of the sign-offs this one follows (the author's, for an approval). */
   follows: string[];
+  /** The sign-off policy in force when this was signed (absent: none had been set). */
+  policy?: PolicyRef;
 }
 
 /** JSON as stored and signed: RFC 8785 (JCS) canonical form; non-finite numbers become null first. */
@@ -92,4 +94,48 @@ export function signOffRule(meaning: Meaning, signer: SignerRef, author: SignerR
   if (signer.keyid === author.keyid || signer.name === author.name)
     return `${signer.name} wrote this report and cannot ${meaning === 'approval' ? 'approve' : 'reject'} it; a second person must`;
   return undefined;
+}
+
+/** An administrator's signed word that a key is the named person's, in the role named. */
+export const ENROLLMENT_PREDICATE = 'https://gradproof.dev/attestations/enrollment/v1';
+/** A sign-off policy, signed by an administrator. */
+export const POLICY_PREDICATE = 'https://gradproof.dev/attestations/policy/v1';
+
+/** The OS account that created an identity: who was at the keyboard, as far as the machine knows. */
+export interface AccountRef {
+  user: string;
+  uid: number;
+  host: string;
+}
+
+export interface EnrollmentPredicate {
+  identity: { name: string; role: string; keyid: string; account: AccountRef | null };
+  admin: { name: string; role: string; keyid: string };
+  enrolledAt: string;
+  auditLog: LogHeadRef;
+}
+
+export interface PolicyDocument {
+  /** Reviewers (approval, rejection) must hold a key enrolled by an administrator. */
+  requireEnrollment: boolean;
+  /** An OS account may hold only one identity. */
+  oneIdentityPerAccount: boolean;
+}
+
+export const DEFAULT_POLICY: PolicyDocument = { requireEnrollment: false, oneIdentityPerAccount: false };
+
+export interface PolicyPredicate {
+  version: number;
+  policy: PolicyDocument;
+  admin: { name: string; role: string; keyid: string };
+  setAt: string;
+  /** SHA-256 of the previous version's signed payload (none for the first). */
+  previous: string | null;
+  auditLog: LogHeadRef;
+}
+
+/** The policy a sign-off was made under: its version and the SHA-256 of its signed payload. */
+export interface PolicyRef {
+  version: number;
+  sha256: string;
 }

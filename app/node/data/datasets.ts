@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { notebookCase } from '../../core/builtins/notebook.js';
@@ -8,6 +7,8 @@ import type { ModelSpec } from '../../core/model/spec.js';
 import { Tensor } from '../../core/tensor/tensor.js';
 import { projectRoot } from '../util/compiled-path.js';
 import { type NumericArray, parseNpy, parseNpz } from './npy.js';
+import { MAX_ACTIVATION_VALUES } from '../../core/model/limits.js';
+import { MAX_BINARY_BYTES, MAX_TEXT_BYTES, kindOf, parseJsonText, readInputFile, short, shown } from './file-input.js';
 import { sha256Hex } from '../util/hash.js';
 import { InputError } from '../../core/errors.js';
 
@@ -48,18 +49,8 @@ export function paymentsCsvPath(): string {
   );
 }
 
-function readBytes(file: string): Uint8Array {
-  try {
-    if (statSync(file).isDirectory())
-      throw new InputError(`dataset ${file}: it is a folder; give a .csv, .npy, .npz or .json file`);
-    return readFileSync(file);
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(
-      `dataset ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`,
-    );
-  }
+function readBytes(file: string, maxBytes: number): Uint8Array {
+  return readInputFile(file, 'dataset', maxBytes);
 }
 
 /** Rows (examples) × columns into the notebook's layout: X features × examples, Y 1 × examples. */
@@ -108,11 +99,11 @@ export function parseCsvDataset(
   const li = header.indexOf(label);
   if (li < 0)
     throw new InputError(
-      `dataset ${file}: no label column named "${label}"; the columns are ${header.join(', ')}. Choose one with --label NAME`,
+      `dataset ${file}: no label column named "${short(label)}"; the columns are ${header.slice(0, 40).map(short).join(', ')}${header.length > 40 ? ', …' : ''}. Choose one with --label NAME`,
     );
   const featureNames = header.filter((_, i) => i !== li);
   if (featureNames.length === 0)
-    throw new InputError(`dataset ${file}: the only column is the label "${label}"; add feature columns`);
+    throw new InputError(`dataset ${file}: the only column is the label "${short(label)}"; add feature columns`);
   const rows: Float64Array[] = [];
   const labels = new Float64Array(records.length - 1);
   for (let r = 1; r < records.length; r++) {
@@ -127,9 +118,10 @@ export function parseCsvDataset(
     rec.forEach((cell, c) => {
       const v = cell === '' ? Number.NaN : Number(cell);
       if (!Number.isFinite(v)) {
-        const what = cell === '' ? 'is empty' : `is ${JSON.stringify(cell)}, not a number`;
+        // The cell itself is not repeated: the file may hold anything, and errors travel further than files.
+        const what = cell === '' ? 'is empty' : 'is not a number';
         throw new InputError(
-          `dataset ${file}: line ${line}, column "${header[c]}" ${what}; every value must be numeric (encode categories as numbers)`,
+          `dataset ${file}: line ${line}, column "${short(header[c] ?? '')}" ${what}; every value must be numeric (encode categories as numbers)`,
         );
       }
       if (c === li) labels[r - 1] = v;
@@ -146,6 +138,11 @@ function fromArray(file: string, a: NumericArray, labelIndex: number): Dataset {
       `dataset ${file}: expected a 2-D array (examples × columns), got shape (${a.shape.join(', ')})`,
     );
   const [m, cols] = a.shape as [number, number];
+  if (m === 0) throw new InputError(`dataset ${file}: shape (0, ${cols}) holds no examples; save at least one row`);
+  if (cols < 2)
+    throw new InputError(
+      `dataset ${file}: shape (${m}, ${cols}) has no room for features and a label; save one column per feature plus the label column`,
+    );
   const li = labelIndex < 0 ? cols + labelIndex : labelIndex;
   if (li < 0 || li >= cols)
     throw new InputError(`dataset ${file}: label column ${labelIndex} is outside its ${cols} columns`);
@@ -171,6 +168,7 @@ function matrixField(file: string, value: unknown, field: string): Tensor {
     throw new InputError(`dataset ${file}: field ${field} must be a non-empty array of rows of numbers`);
   const rows = (value as unknown[]).map((r) => (Array.isArray(r) ? r : [r]));
   const cols = rows[0]!.length;
+  if (cols === 0) throw new InputError(`dataset ${file}: field ${field}[0] is an empty row; every row needs values`);
   const t = Tensor.zeros(rows.length, cols);
   rows.forEach((row, i) => {
     if (row.length !== cols)
@@ -179,9 +177,7 @@ function matrixField(file: string, value: unknown, field: string): Tensor {
       );
     row.forEach((v, j) => {
       if (typeof v !== 'number' || !Number.isFinite(v))
-        throw new InputError(
-          `dataset ${file}: field ${field}[${i}][${j}] is ${JSON.stringify(v)}, not a finite number`,
-        );
+        throw new InputError(`dataset ${file}: field ${field}[${i}][${j}] is ${kindOf(v)}, not a finite number`);
       t.data[i * cols + j] = v;
     });
   });
@@ -193,14 +189,14 @@ function matrixField(file: string, value: unknown, field: string): Tensor {
  * (features × examples), or { "features": [[…], …], "labels": […] } one row per example.
  */
 function parseJsonDataset(file: string, bytes: Uint8Array): Dataset {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (err) {
-    throw new InputError(`dataset ${file}: not valid JSON (${(err as Error).message})`);
-  }
-  if (o && 'X' in o && 'Y' in o) return { X: matrixField(file, o.X, 'X'), Y: matrixField(file, o.Y, 'Y') };
-  if (o && 'features' in o && 'labels' in o) {
+  const parsed = parseJsonText(bytes, file, 'dataset');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new InputError(
+      `dataset ${file}: expected an object with fields "X" and "Y" (features × examples) or "features" and "labels"`,
+    );
+  const o = parsed as Record<string, unknown>;
+  if ('X' in o && 'Y' in o) return { X: matrixField(file, o.X, 'X'), Y: matrixField(file, o.Y, 'Y') };
+  if ('features' in o && 'labels' in o) {
     const f = matrixField(file, o.features, 'features');
     const l = matrixField(file, o.labels, 'labels');
     if (l.rows !== f.rows) throw new InputError(`dataset ${file}: ${f.rows} feature rows but ${l.rows} labels`);
@@ -226,7 +222,7 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
   }
   if (ref === 'builtin:payments') {
     const file = paymentsCsvPath();
-    const bytes = readBytes(file);
+    const bytes = readBytes(file, MAX_TEXT_BYTES);
     const { data, featureNames } = parseCsvDataset(file, bytes, 'is_fraud');
     return {
       data: standardize(data),
@@ -251,6 +247,8 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
         `--data ${ref}: write random:ROWS with ROWS a whole number from 1 to 10000000, e.g. random:2048`,
       );
     if (!opts.spec) throw new InputError(`--data ${ref}: random data takes its width from --model`);
+    const tooBig = activationProblem(opts.spec, rows);
+    if (tooBig) throw new InputError(`--data ${ref}: ${tooBig}; use fewer rows`);
     const data = randomDataset(opts.spec, rows, opts.seed);
     return {
       data,
@@ -260,8 +258,12 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
       features: opts.spec.inputs,
     };
   }
-  const bytes = readBytes(ref);
   const ext = path.extname(ref).toLowerCase();
+  if (!['.csv', '.npy', '.npz', '.json'].includes(ext))
+    throw new InputError(
+      `dataset ${ref}: unknown format "${ext || '(no extension)'}"; use .csv (with a header), .npy, .npz or .json`,
+    );
+  const bytes = readBytes(ref, ext === '.csv' || ext === '.json' ? MAX_TEXT_BYTES : MAX_BINARY_BYTES);
   let data: Dataset;
   let featureNames: string[] | undefined;
   let label: string | undefined;
@@ -285,16 +287,22 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
       const Y = arrays.get('Y') ?? arrays.get('y');
       if (!X || !Y)
         throw new InputError(
-          `dataset ${ref}: a .npz dataset holds arrays X (features × examples) and Y (outputs × examples); it has ${[...arrays.keys()].join(', ') || 'none'}`,
+          `dataset ${ref}: a .npz dataset holds arrays X (features × examples) and Y (outputs × examples); it has ${[...arrays.keys()].slice(0, 8).map(shown).join(', ') || 'none'}`,
         );
-      const asMatrix = (a: NumericArray, name: string): Tensor =>
-        a.shape.length === 1
-          ? new Tensor(1, a.shape[0]!, a.data)
-          : a.shape.length === 2
-            ? new Tensor(a.shape[0]!, a.shape[1]!, a.data)
-            : (() => {
-                throw new InputError(`dataset ${ref}: ${name} must be 1-D or 2-D`);
-              })();
+      const asMatrix = (a: NumericArray, name: string): Tensor => {
+        if (a.shape.length !== 1 && a.shape.length !== 2)
+          throw new InputError(`dataset ${ref}: ${name} must be 1-D or 2-D, not shape (${a.shape.join(', ')})`);
+        const t =
+          a.shape.length === 1 ? new Tensor(1, a.shape[0]!, a.data) : new Tensor(a.shape[0]!, a.shape[1]!, a.data);
+        if (t.size === 0)
+          throw new InputError(`dataset ${ref}: ${name} has shape (${a.shape.join(', ')}): it holds no values`);
+        const bad = t.data.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0)
+          throw new InputError(
+            `dataset ${ref}: ${name}[${Math.floor(bad / t.cols)}, ${bad % t.cols}] is ${t.data[bad]}; every value must be finite`,
+          );
+        return t;
+      };
       data = { X: asMatrix(X, 'X'), Y: asMatrix(Y, 'Y') };
       break;
     }
@@ -302,12 +310,16 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
       data = parseJsonDataset(ref, bytes);
       break;
     default:
-      throw new InputError(
-        `dataset ${ref}: unknown format "${ext || '(no extension)'}"; use .csv (with a header), .npy, .npz or .json`,
-      );
+      throw new InputError(`dataset ${ref}: unknown format "${ext}"`);
   }
   if (data.X.cols !== data.Y.cols)
     throw new InputError(`dataset ${ref}: ${data.X.cols} examples of features but ${data.Y.cols} of labels`);
+  if (opts.spec) {
+    const labels = labelProblem(opts.spec, data);
+    if (labels) throw new InputError(`dataset ${ref}: ${labels}`);
+    const tooBig = activationProblem(opts.spec, data.X.cols);
+    if (tooBig) throw new InputError(`dataset ${ref}: ${tooBig}`);
+  }
   if (opts.standardize) data = standardize(data);
   return {
     data,
@@ -319,4 +331,40 @@ export function loadDataset(ref: string, opts: DatasetOptions): LoadedDataset {
     ...(label ? { label } : {}),
     ...(opts.standardize ? { transform: 'standardized features (mean 0, sd 1)' } : {}),
   };
+}
+
+/** Activations the engine holds for a model over `examples` (every layer's units, inputs too), against the bound. */
+function activationProblem(spec: ModelSpec, examples: number): string | undefined {
+  const width = spec.inputs + spec.layers.reduce((s, l) => s + l.units, 0);
+  const values = width * examples;
+  if (values <= MAX_ACTIVATION_VALUES) return undefined;
+  return `${examples.toLocaleString('en-US')} examples through ${spec.name} hold ${values.toLocaleString('en-US')} activations; GradProof holds up to ${MAX_ACTIVATION_VALUES.toLocaleString('en-US')} (2 GiB)`;
+}
+
+/**
+ * Labels a loss can take: cross-entropy compares probabilities, so its labels lie in [0, 1]
+ * (a label of 5 or −3 makes log(1 − a) meaningless and the check would pass on nonsense); a
+ * softmax's labels in each example add up to 1.
+ */
+export function labelProblem(spec: ModelSpec, data: Dataset): string | undefined {
+  const Y = data.Y;
+  if (spec.loss === 'mean_squared_error') return undefined;
+  const lossName = spec.loss === 'binary_cross_entropy' ? 'binary cross-entropy' : 'softmax cross-entropy';
+  for (let i = 0; i < Y.data.length; i++) {
+    const y = Y.data[i]!;
+    if (!(y >= 0 && y <= 1)) {
+      const example = i % Y.cols;
+      const row = Math.floor(i / Y.cols);
+      return `the label of example ${example}${Y.rows > 1 ? ` (output ${row})` : ''} is ${y}; ${lossName} needs labels between 0 and 1 (${spec.loss === 'binary_cross_entropy' ? '0 = no, 1 = yes' : 'one-hot rows'}): fix the labels or choose another --label column`;
+    }
+  }
+  if (spec.loss === 'softmax_cross_entropy' && Y.rows > 1) {
+    for (let c = 0; c < Y.cols; c++) {
+      let sum = 0;
+      for (let r = 0; r < Y.rows; r++) sum += Y.data[r * Y.cols + c]!;
+      if (Math.abs(sum - 1) > 1e-6)
+        return `the labels of example ${c} add up to ${sum}; softmax cross-entropy needs each example's labels to add up to 1 (one-hot)`;
+    }
+  }
+  return undefined;
 }

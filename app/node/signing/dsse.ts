@@ -59,10 +59,4 @@ export function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256').update(Buffer.from(jwk.x!, 'base64url')).digest('hex');
 }
 
-/** How people read a key: the first 16 bytes of its id in groups of four hex digits. */
-export function fingerprint(keyid: string): string {
-  return keyid
-    .slice(0, 32)
-    .replace(/(.{4})(?=.)/g, '$1:')
-    .toUpperCase();
-}
+export { fingerprint } from '../util/fingerprint.js';

@@ -126,3 +126,44 @@ export function logTriggersPresent(db: Database.Database): string[] {
     'reports_approved_needs_two',
   ].filter((t) => !have.has(t));
 }
+
+export interface TrailEntry {
+  seq: number;
+  at: string;
+  actor: string | null;
+  action: string;
+  subject: string;
+  details: unknown;
+  hash: string;
+}
+
+/**
+ * The audit log as people read it (the app's audit trail, `gradproof log`): newest first,
+ * optionally for one subject (a run, a report, an identity's key id) or some actions (e.g.
+ * identity.unlock_failed, the failed passphrase attempts), with whether the chain holds.
+ */
+export function auditTrail(
+  db: Database.Database,
+  filter: { subject?: string; actions?: readonly string[]; limit?: number } = {},
+): { chain: ChainCheck; entries: TrailEntry[] } {
+  const all = readLog(db);
+  const chain = verifyChain(all);
+  const entries = all
+    .filter(
+      (e) =>
+        (filter.subject === undefined || e.subject === filter.subject) &&
+        (!filter.actions || filter.actions.includes(e.action)),
+    )
+    .reverse()
+    .slice(0, filter.limit ?? 1000)
+    .map((e) => {
+      let details: unknown;
+      try {
+        details = JSON.parse(e.details) as unknown;
+      } catch {
+        details = e.details;
+      }
+      return { seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details, hash: e.hash };
+    });
+  return { chain, entries };
+}

@@ -8,6 +8,19 @@ import { VERSION } from '../version.js';
 import { appendAudit } from './audit-log.js';
 import { sha256Hex } from '../util/hash.js';
 import type { Store } from './database.js';
+import { runProblemCached, sealedRowProblem } from './integrity.js';
+import { logIndex } from './log-index.js';
+import { ownProcess } from './process-start.js';
+import {
+  type ArtifactTable,
+  annotationsDigest,
+  hasColumn,
+  readAnnotations,
+  rowDigest,
+  runEvidenceDigest,
+} from './seals.js';
+import { InputError, NotFoundError } from '../../core/errors.js';
+import { hasUnprintable } from '../../core/identity/unprintable.js';
 
 export interface Environment {
   gradproof: string;
@@ -34,7 +47,11 @@ export function currentEnvironment(): Environment {
 
 export type RunStatus = RunView['status'];
 
-/** A saved run: the API's RunView, with its settings and environment typed. */
+/**
+ * A saved run: the API's RunView, with its settings and environment typed. A run whose stored
+ * record no longer matches the audit log has `integrity.ok` false, and its verdict, difference
+ * and result are withheld (null): an altered result is never shown as if it were fine.
+ */
 export type RunRecord = Omit<RunView, 'settings' | 'environment'> & {
   settings: CheckSettings;
   environment: Environment;
@@ -55,31 +72,42 @@ export function entriesDigest(analytic: Uint8Array, numerical: Uint8Array, kinks
   return createHash('sha256').update(analytic).update(numerical).update(kinks).digest('hex');
 }
 
+/** Artifacts are recorded once each (by digest); a new one is bound to the audit log as it lands. */
 function recordArtifacts(store: Store, p: Provenance): void {
   const now = new Date().toISOString();
   const db = store.db;
-  db.prepare('INSERT OR IGNORE INTO models (sha256, name, ref, first_seen) VALUES (?, ?, ?, ?)').run(
+  const add = (table: ArtifactTable, sql: string, args: unknown[]): void => {
+    if (db.prepare(sql).run(...args).changes === 0) return;
+    const key = args[0] as string;
+    const row = db.prepare(`SELECT * FROM ${table} WHERE sha256 = ?`).get(key) as Record<string, unknown>;
+    appendAudit(db, 'artifact.recorded', `${table}:${key}`, { table, row: rowDigest(table, row) });
+  };
+  add('models', 'INSERT OR IGNORE INTO models (sha256, name, ref, first_seen) VALUES (?, ?, ?, ?)', [
     p.model.sha256,
     p.model.name,
     p.model.ref,
     now,
-  );
-  db.prepare('INSERT OR IGNORE INTO weights (sha256, source, first_seen) VALUES (?, ?, ?)').run(
+  ]);
+  add('weights', 'INSERT OR IGNORE INTO weights (sha256, source, first_seen) VALUES (?, ?, ?)', [
     p.weights.sha256,
     p.weights.source,
     now,
-  );
-  db.prepare(
+  ]);
+  add(
+    'datasets',
     'INSERT OR IGNORE INTO datasets (sha256, ref, examples, features, transform, first_seen) VALUES (?, ?, ?, ?, ?, ?)',
-  ).run(p.dataset.sha256, p.dataset.ref, p.dataset.examples, p.dataset.features, p.dataset.transform ?? null, now);
-  db.prepare(
+    [p.dataset.sha256, p.dataset.ref, p.dataset.examples, p.dataset.features, p.dataset.transform ?? null, now],
+  );
+  add(
+    'implementations',
     'INSERT OR IGNORE INTO implementations (sha256, kind, ref, defects, first_seen) VALUES (?, ?, ?, ?, ?)',
-  ).run(
-    p.implementation.sha256,
-    p.implementation.kind,
-    p.implementation.ref,
-    p.implementation.defects ? JSON.stringify(p.implementation.defects) : null,
-    now,
+    [
+      p.implementation.sha256,
+      p.implementation.kind,
+      p.implementation.ref,
+      p.implementation.defects ? JSON.stringify(p.implementation.defects) : null,
+      now,
+    ],
   );
 }
 
@@ -90,8 +118,8 @@ export function beginRun(store: Store, provenance: Provenance, settings: CheckSe
     recordArtifacts(store, provenance);
     store.db
       .prepare(
-        `INSERT INTO runs (id, started_at, status, model_sha256, weights_sha256, dataset_sha256, implementation_sha256, settings, environment, pid, host)
-         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (id, started_at, status, model_sha256, weights_sha256, dataset_sha256, implementation_sha256, settings, environment, pid, host, process)
+         VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -104,11 +132,13 @@ export function beginRun(store: Store, provenance: Provenance, settings: CheckSe
         JSON.stringify(currentEnvironment()),
         process.pid,
         hostname(),
+        JSON.stringify(ownProcess(hostname())),
       );
     appendAudit(store.db, 'run.started', id, {
       model: provenance.model.sha256,
       dataset: provenance.dataset.sha256,
       implementation: provenance.implementation.sha256,
+      record: runEvidenceDigest(store.db, id),
     });
   })();
   return id;
@@ -172,6 +202,7 @@ export function finishRun(
       difference: r.difference,
       groups: groupsDigest(r),
       entries: digest,
+      record: runEvidenceDigest(store.db, id),
     });
   })();
 }
@@ -219,7 +250,7 @@ export function endRun(store: Store, id: string, status: 'failed' | 'cancelled',
     store.db
       .prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = 'running'`)
       .run(status, new Date().toISOString(), error, id);
-    appendAudit(store.db, `run.${status}`, id, { error });
+    appendAudit(store.db, `run.${status}`, id, { error, record: runEvidenceDigest(store.db, id) });
   })();
 }
 
@@ -263,8 +294,10 @@ const SELECT_RUN = `
   JOIN datasets d ON d.sha256 = r.dataset_sha256
   JOIN implementations i ON i.sha256 = r.implementation_sha256`;
 
-function toRecord(row: RunRow): RunRecord {
-  return {
+function toRecord(store: Store, row: RunRow): RunRecord {
+  const problem = runProblemCached(store.db, row.id);
+  const annotations = readAnnotations(store.db, row.id) ?? { name: null, tags: [], notes: null };
+  const record: RunRecord = {
     id: row.id,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -283,29 +316,55 @@ function toRecord(row: RunRow): RunRecord {
         kind: row.i_kind,
         ref: row.i_ref,
         sha256: row.i_sha,
-        ...(row.i_defects ? { defects: JSON.parse(row.i_defects) as string[] } : {}),
+        ...(row.i_defects ? { defects: parseJson<string[]>(row.i_defects, []) } : {}),
       },
     },
-    settings: JSON.parse(row.settings) as CheckSettings,
-    environment: JSON.parse(row.environment) as Environment,
+    settings: parseJson(row.settings, {} as CheckSettings),
+    environment: parseJson(row.environment, {} as Environment),
     verdict: row.verdict,
     difference: row.difference,
     parameters: row.parameters,
     evaluations: row.evaluations,
     seconds: row.seconds,
-    result: row.result ? (JSON.parse(row.result) as CheckResult) : null,
-    error: row.error,
+    result: problem ? null : parseResult(row.result),
+    error: problem ? `ALTERED: ${problem}; run gradproof verify` : row.error,
+    name: annotations.name,
+    tags: annotations.tags,
+    notes: annotations.notes,
+    integrity: problem ? { ok: false, problem } : { ok: true },
   };
+  if (problem) {
+    record.verdict = null;
+    record.difference = null;
+  }
+  return record;
+}
+
+function parseResult(text: string | null): CheckResult | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as CheckResult;
+  } catch {
+    return null;
+  }
+}
+
+function parseJson<T>(text: string, fallback: T): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
 }
 
 export function getRun(store: Store, id: string): RunRecord | undefined {
   const row = store.db.prepare(`${SELECT_RUN} WHERE r.id = ?`).get(id) as RunRow | undefined;
-  return row ? toRecord(row) : undefined;
+  return row ? toRecord(store, row) : undefined;
 }
 
 export function listRuns(store: Store, limit = 50): RunRecord[] {
   return (store.db.prepare(`${SELECT_RUN} ORDER BY r.started_at DESC, r.id DESC LIMIT ?`).all(limit) as RunRow[]).map(
-    toRecord,
+    (row) => toRecord(store, row),
   );
 }
 
@@ -344,4 +403,69 @@ export function getGroupRows(
       'SELECT name, rows, cols, difference, verdict, diagnosis FROM group_results WHERE run_id = ? ORDER BY position',
     )
     .all(runId) as never;
+}
+
+/** Limits on annotations: a label and a few words, never a document. */
+export const ANNOTATION_LIMITS = { name: 120, tags: 20, tag: 40, notes: 4000 } as const;
+
+export interface AnnotationEdit {
+  name?: string | null;
+  tags?: string[];
+  notes?: string | null;
+}
+
+/**
+ * Edit a run's name, tags or notes: annotations for finding runs again, not evidence (no
+ * signature covers them). Each edit is appended to the audit log with the new values.
+ */
+export function annotateRun(store: Store, runId: string, edit: AnnotationEdit, actor: string | null = null): RunRecord {
+  if (!hasColumn(store.db, 'runs', 'name')) throw new InputError('this database is too old to hold annotations');
+  const current = getRun(store, runId);
+  if (!current) throw new NotFoundError(`no run ${runId}; list runs with: gradproof runs list`);
+  if (!current.integrity.ok)
+    throw new InputError(
+      `run ${runId} fails its integrity check (${current.integrity.problem}); it cannot be annotated`,
+    );
+  const name = edit.name === undefined ? current.name : edit.name?.trim() || null;
+  const notes = edit.notes === undefined ? current.notes : edit.notes?.trim() || null;
+  const tags = edit.tags === undefined ? current.tags : [...new Set(edit.tags.map((t) => t.trim()).filter(Boolean))];
+  if (name !== null && (name.length > ANNOTATION_LIMITS.name || hasUnprintable(name)))
+    throw new InputError(`name: at most ${ANNOTATION_LIMITS.name} characters, without control characters`, 'name');
+  if (notes !== null && (notes.length > ANNOTATION_LIMITS.notes || hasUnprintable(notes, true)))
+    throw new InputError(`notes: at most ${ANNOTATION_LIMITS.notes} characters, without control characters`, 'notes');
+  if (tags.length > ANNOTATION_LIMITS.tags)
+    throw new InputError(`tags: at most ${ANNOTATION_LIMITS.tags} tags`, 'tags');
+  const bad = tags.find((t) => t.length > ANNOTATION_LIMITS.tag || /[\s,]/.test(t) || hasUnprintable(t));
+  if (bad !== undefined)
+    throw new InputError(
+      `tags: each tag is one word of at most ${ANNOTATION_LIMITS.tag} characters, without spaces or commas`,
+      'tags',
+    );
+  const raw = { name, tags: tags.length ? JSON.stringify(tags) : null, notes };
+  store.db.transaction(() => {
+    store.db
+      .prepare('UPDATE runs SET name = ?, tags = ?, notes = ? WHERE id = ?')
+      .run(raw.name, raw.tags, raw.notes, runId);
+    appendAudit(
+      store.db,
+      'run.annotated',
+      runId,
+      { name, tags, notes, annotations: annotationsDigest(runId, raw), note: 'annotations, not evidence' },
+      actor,
+    );
+  })();
+  return getRun(store, runId)!;
+}
+
+/**
+ * Whether an artifact record (a model, weights, dataset or implementation row, as the library
+ * view lists them) is the one the audit log recorded: for views that read those tables directly.
+ */
+export function artifactIntegrity(
+  store: Store,
+  table: ArtifactTable,
+  sha256: string,
+): { ok: boolean; problem?: string } {
+  const problem = sealedRowProblem(store.db, logIndex(store.db), table, sha256);
+  return problem ? { ok: false, problem } : { ok: true };
 }

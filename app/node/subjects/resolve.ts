@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NOTEBOOK_FRAUD_SPEC, notebookCase } from '../../core/builtins/notebook.js';
 import { initParameters, parseMlpSpec } from '../../core/builtins/synthetic.js';
 import { parseModelSpec } from '../../core/model/spec-schema.js';
 import { type ModelSpec, paramGroups } from '../../core/model/spec.js';
+import { readJsonFile } from '../data/file-input.js';
 import { loadWeights } from '../data/weights.js';
 import { projectRoot } from '../util/compiled-path.js';
 import { sha256Hex } from '../util/hash.js';
@@ -24,21 +24,9 @@ export interface ResolvedModel {
 
 const sha = sha256Hex;
 
+/** A JSON file read within bounds, its errors never repeating the file's contents. */
 function readJson(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : String((err as Error).message);
-    throw new InputError(`${what} ${file}: cannot read it (${why}); give the path of a JSON file`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputError(`${what} ${file}: not valid JSON (${(err as Error).message})`);
-  }
+  return readJsonFile(file, what);
 }
 
 function specFile(ref: string): string {
