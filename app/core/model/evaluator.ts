@@ -161,6 +161,8 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly aBuf: Float64Array[];
   private readonly yBuf: Float64Array;
   protected readonly wcol: Float64Array;
+  /** Which layer's and unit's weights wcol holds (l·2²⁰ + i; −1: none). */
+  private wcolOf = -1;
   private readonly aTmp: Float64Array;
   /** reluIntoSingleOutput's operands, refilled per call. */
   private readonly into: ReluIntoOutput;
@@ -690,7 +692,11 @@ export class IncrementalEvaluator implements CostEvaluator {
     const layer = net.spec.layers[l]!;
     const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
     const wcol = this.wcol;
-    for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
+    // Column i of W_{l+1}, strided in memory: gathered once per unit, not per evaluation.
+    if (this.wcolOf !== l * 0x100000 + i) {
+      for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
+      this.wcolOf = l * 0x100000 + i;
+    }
     const Zt = this.tables.exampleMajor(l + 1);
     const cols = this.cols;
     const dA = this.dA;

@@ -428,4 +428,47 @@
           (call $finite (local.get $B) (i32.mul (local.get $k) (local.get $n))))
       (then (call $tiles (local.get $A) (local.get $m) (local.get $k) (local.get $B) (local.get $n) (local.get $C) (local.get $panel)))
       (else (call $product (local.get $A) (local.get $m) (local.get $k) (local.get $B) (local.get $n) (local.get $C)))))
+
+  ;; IncrementalTables' margins of one ReLU unit (marginOfReluUnit), example-major: for each
+  ;; active example c = cs[t], margin[c] = min over r < R of |Zt[c·R + r]|·inv[r], in two-lane
+  ;; registers (a minimum is the same number in any order; min keeps a NaN, as Math.min does).
+  (func (export "marginRows")
+    (param $Zt i32) (param $R i32) (param $inv i32) (param $cs i32) (param $from i32) (param $to i32) (param $margin i32)
+    (local $t i32) (local $c i32) (local $row i32) (local $r i32) (local $m0 v128) (local $m1 v128) (local $mn f64)
+    (local.set $t (local.get $from))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_s (local.get $t) (local.get $to)))
+        (local.set $c (i32.load (i32.add (local.get $cs) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $row (i32.add (local.get $Zt) (i32.shl (i32.mul (local.get $c) (local.get $R)) (i32.const 3))))
+        (local.set $m0 (f64x2.splat (f64.const inf)))
+        (local.set $m1 (f64x2.splat (f64.const inf)))
+        (local.set $mn (f64.const inf))
+        (local.set $r (i32.const 0))
+        (block $quadsDone
+          (loop $quads
+            (br_if $quadsDone (i32.gt_s (i32.add (local.get $r) (i32.const 4)) (local.get $R)))
+            (local.set $m0 (f64x2.min (local.get $m0)
+              (f64x2.mul (f64x2.abs (v128.load (i32.add (local.get $row) (i32.shl (local.get $r) (i32.const 3)))))
+                (v128.load (i32.add (local.get $inv) (i32.shl (local.get $r) (i32.const 3)))))))
+            (local.set $m1 (f64x2.min (local.get $m1)
+              (f64x2.mul (f64x2.abs (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $r) (i32.const 3)))))
+                (v128.load offset=16 (i32.add (local.get $inv) (i32.shl (local.get $r) (i32.const 3)))))))
+            (local.set $r (i32.add (local.get $r) (i32.const 4)))
+            (br $quads)))
+        (block $restDone
+          (loop $rest
+            (br_if $restDone (i32.ge_s (local.get $r) (local.get $R)))
+            (local.set $mn (f64.min (local.get $mn)
+              (f64.mul (f64.abs (f64.load (i32.add (local.get $row) (i32.shl (local.get $r) (i32.const 3)))))
+                (f64.load (i32.add (local.get $inv) (i32.shl (local.get $r) (i32.const 3)))))))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rest)))
+        (local.set $m0 (f64x2.min (local.get $m0) (local.get $m1)))
+        (local.set $mn (f64.min (local.get $mn)
+          (f64.min (f64x2.extract_lane 0 (local.get $m0)) (f64x2.extract_lane 1 (local.get $m0)))))
+        (f64.store (i32.add (local.get $margin) (i32.shl (local.get $c) (i32.const 3)))
+          (f64.min (local.get $mn) (f64.load (i32.add (local.get $margin) (i32.shl (local.get $c) (i32.const 3))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next))))
 )

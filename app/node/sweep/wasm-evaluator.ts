@@ -67,7 +67,7 @@ function arenaBytes(net: Network, parameters: number, data: Dataset): number {
   const f64s =
     parameters +
     m * (data.X.rows + data.Y.rows + 2 * units + 6 + data.X.rows + units + units) +
-    Math.max(...layers.map((l) => l.units));
+    2 * Math.max(...layers.map((l) => l.units));
   return 8 * f64s + 4 * units * m + regions + 64 * 16 + (1 << 20);
 }
 
@@ -115,6 +115,17 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
   private constructor(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache, arena: Arena) {
     super(net, theta0, data, base, arena);
     this.k = instantiateKernels(arena.memory);
+    const k = this.k;
+    this.tables.marginRows = (a) =>
+      k.marginRows({
+        Zt: a.Zt.byteOffset,
+        R: a.R,
+        inv: a.inv.byteOffset,
+        cs: a.cs.byteOffset,
+        from: a.from,
+        to: a.to,
+        margin: a.margin.byteOffset + a.offset * 8,
+      });
   }
 
   /** Byte offset of row `row` (of `width` doubles) of an array in the arena. */

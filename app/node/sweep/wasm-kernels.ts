@@ -54,6 +54,8 @@ export interface Kernels {
   outputMoved(m: number, zb: number, prev: number, step: number, cols: number, zL: number): number;
   sigmoidCrossEntropyDelta(p: CrossEntropyPointers): number;
   product(A: number, m: number, k: number, B: number, n: number, C: number): void;
+  /** IncrementalTables' MarginRows: `margin` points at the unit's region row. */
+  marginRows(p: { Zt: number; R: number; inv: number; cs: number; from: number; to: number; margin: number }): void;
   /** product by register tiles (the same bits); `panel` has room for k × 4 doubles. */
   productTiled(A: number, m: number, k: number, B: number, n: number, C: number, panel: number): void;
 }
@@ -61,6 +63,7 @@ export interface Kernels {
 /** The module's exports as WebAssembly gives them: positional, as its functions are declared. */
 interface Exports {
   kinks: WebAssembly.Global;
+  marginRows(...args: number[]): void;
   moveActive(...args: number[]): number;
   reluIntoSingleOutput(...args: number[]): number;
   rankOneRow(nc: number, cols: number, dA: number, Zb: number, w: number, zL: number): void;
@@ -87,6 +90,7 @@ export function instantiateKernels(memory: WebAssembly.Memory): Kernels {
     outputMoved: x.outputMoved,
     sigmoidCrossEntropyDelta: (p) => x.sigmoidCrossEntropyDelta(p.nc, p.cols, p.zL, p.ZL, p.q, p.sign, p.Y, p.base),
     product: x.product,
+    marginRows: (p) => x.marginRows(p.Zt, p.R, p.inv, p.cs, p.from, p.to, p.margin),
     productTiled: x.productTiled,
   };
 }
