@@ -67,6 +67,23 @@ describe('a sweep in shards merges into the single-machine run', () => {
     expect(() => shardRange(groups, 3, 3)).toThrow(/K must be a whole number from 0 to 2/);
   });
 
+  it("balances the engine's cost, not its entry count: a lower layer's entries cost more", () => {
+    const est = new EngineEstimator(job);
+    const costs = est.groupCosts!;
+    expect(costs[0]).toBeGreaterThan(costs[costs.length - 1]!);
+    const cost = (r: { start: number; end: number }): number => {
+      let c = 0;
+      for (let i = r.start; i < r.end; i++)
+        c += costs[est.groups.findIndex((g) => i >= g.offset && i < g.offset + g.size)]!;
+      return c;
+    };
+    const total = cost({ start: 0, end: est.theta0.length });
+    for (let k = 0; k < 4; k++)
+      expect(Math.abs(cost(shardRange(est.groups, k, 4, costs)) - total / 4)).toBeLessThanOrEqual(Math.max(...costs));
+    // With every entry alike (a subject), the cut is by count.
+    expect(shardRange(est.groups, 0, 2).end).toBe(Math.ceil(est.theta0.length / 2));
+  });
+
   for (const kind of ['engine', 'subject'] as const) {
     for (const N of [1, 3, 7]) {
       it(`${kind}: ${N} shard${N === 1 ? '' : 's'} give the same verdict, groups, diagnosis and evidence bit for bit`, async () => {

@@ -165,6 +165,16 @@ export interface Provenance {
   weights: { source: string; sha256: string };
   dataset: { ref: string; sha256: string; examples: number; features: number; transform?: string };
   implementation: { kind: 'builtin' | 'process' | 'module'; ref: string; sha256: string; defects?: string[] };
+  /** A run merged from the shards of a cluster job (`gradproof merge`, `gradproof slurm`). */
+  shards?: ShardsProvenance;
+}
+
+/** The shards a merged run was computed from: the job they share and each shard file by its SHA-256. */
+export interface ShardsProvenance {
+  /** SHA-256 of the job's identity (model, weights, dataset, implementation, settings, GradProof's version). */
+  job: string;
+  count: number;
+  files: { index: number; start: number; end: number; sha256: string; host: string; seconds: number }[];
 }
 
 export interface RunView {

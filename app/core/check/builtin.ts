@@ -1,7 +1,7 @@
 import { type CostEvaluator, type EvaluationMode, createEvaluator } from '../model/evaluator.js';
 import { type Defect, validateDefects } from '../model/defects.js';
 import { type Dataset, type ForwardCache, Network } from '../model/network.js';
-import type { ModelSpec } from '../model/spec.js';
+import type { ModelSpec, ParamGroup } from '../model/spec.js';
 import type { CostBatch, DirectionRef, EntrySet, Estimator, OnCosts } from './estimator.js';
 import { entryCount } from './estimator.js';
 import { explainByReproduction } from './hypotheses.js';
@@ -50,6 +50,7 @@ export class EngineEstimator implements Estimator {
   readonly precision = { precision: 'float64', source: 'engine' } as const;
   readonly knowsKinks = true;
   readonly subject = false;
+  readonly groupCosts: readonly number[] | undefined;
   evaluations = 0;
   private readonly analytic: AnalyticGradient;
   private readonly ev: CostEvaluator;
@@ -62,6 +63,7 @@ export class EngineEstimator implements Estimator {
     this.groups = this.analytic.net.groups;
     this.theta0 = job.theta;
     this.ev = createEvaluator(evaluation, this.analytic.net, job.theta, job.data, this.analytic.cache);
+    this.groupCosts = engineGroupCosts(job.spec, this.groups, evaluation);
   }
 
   async gradient(): Promise<Float64Array> {
@@ -92,6 +94,21 @@ export class EngineEstimator implements Estimator {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * How much one entry of each group costs the engine relative to the others. Evaluated
+ * incrementally, a step in layer l moves a row of Z_l and then every unit above it, so an
+ * entry's cost grows with the units of the layers above (the examples, the same for all,
+ * drop out); evaluated in full, every entry is one forward pass.
+ */
+export function engineGroupCosts(
+  spec: ModelSpec,
+  groups: readonly ParamGroup[],
+  evaluation: EvaluationMode,
+): number[] | undefined {
+  if (evaluation === 'full') return undefined;
+  return groups.map((g) => 1 + spec.layers.slice(g.layer).reduce((s, l) => s + l.units, 0));
 }
 
 /** The explanation only GradProof's own engine can give: failing groups reproduced by hypothesised bugs. */

@@ -65,6 +65,11 @@ export interface Estimator {
     offsets: readonly number[],
     onCosts?: OnCosts,
   ): Promise<CostBatch>;
+  /**
+   * The relative cost of evaluating one entry of each group, where entries differ (GradProof's
+   * engine: an entry of a lower layer moves everything above it); absent when they cost alike.
+   */
+  readonly groupCosts?: readonly number[];
   /** Cost evaluations made so far. */
   readonly evaluations: number;
   /** Ends every worker, thread or process the estimator started; always called. */

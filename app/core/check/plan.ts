@@ -67,6 +67,8 @@ export interface CheckPlan {
   noisyCost: boolean;
   precision: { precision: Precision; source: PrecisionSource };
   samples: SampledEntry[];
+  /** Relative cost of one entry of each group (the estimator's), for cutting a sweep into shards of equal cost. */
+  groupCosts?: number[];
   epsilonChoice?: { group: string; epsilon: number; error: number }[];
 }
 
@@ -231,6 +233,7 @@ export async function planCheck(est: Estimator, settings: CheckSettings, hooks: 
     noisyCost,
     precision,
     samples,
+    ...(est.groupCosts ? { groupCosts: [...est.groupCosts] } : {}),
     ...(epsilonChoice ? { epsilonChoice } : {}),
   };
 }

@@ -18,20 +18,20 @@ import { runEpsilonSweep } from './epsilon-sweep.js';
 
 /**
  * Shard k of n: a contiguous range of the flat vector, cut so that every shard carries about
- * the same estimated cost (`cost(i)`: relative cost of entry i, default 1). The same cut on every
- * machine: it depends only on the groups, n and the costs.
+ * the same estimated cost (`groupCosts[g]`: the relative cost of one entry of group g, from the
+ * plan, default 1). The same cut on every machine: it depends only on the groups, n and the plan.
  */
 export function shardRange(
   groups: readonly ParamGroup[],
   k: number,
   n: number,
-  cost?: (group: ParamGroup) => number,
+  groupCosts?: readonly number[],
 ): { start: number; end: number } {
   if (!Number.isInteger(n) || n < 1)
     throw new InputError(`--shard K/N: N must be a whole number ≥ 1 (got ${n})`, 'shard');
   if (!Number.isInteger(k) || k < 0 || k >= n)
     throw new InputError(`--shard ${k}/${n}: K must be a whole number from 0 to ${n - 1}`, 'shard');
-  const weights = groups.map((g) => (cost ? cost(g) : 1));
+  const weights = groups.map((_, i) => groupCosts?.[i] ?? 1);
   const total = groups.reduce((s, g, i) => s + g.size * weights[i]!, 0);
   // The cut before shard j sits where the running cost first reaches j/n of the total.
   const cut = (j: number): number => {
@@ -71,11 +71,11 @@ export async function runShard(
 ): Promise<ShardOutput> {
   if (settings.mode !== 'full')
     throw new InputError('--shard splits a full sweep: drop --mode fast (fast mode is quick on one machine)', 'mode');
-  const range = shardRange(est.groups, k, n);
   const gradient = est.gradient();
   let grad: Float64Array | undefined;
   gradient.then((g) => (grad = g)).catch(() => undefined);
   const plan = await planCheck(est, settings, hooks);
+  const range = shardRange(est.groups, k, n, plan.groupCosts);
   const records = await sweepEntries(
     est,
     plan,

@@ -28,6 +28,7 @@ import { projectRoot } from '../util/compiled-path.js';
 import type { CheckBenchResult } from './bench-check.js';
 import type { BenchConfig } from './bench-one.js';
 import { torchSection } from './bench-torch.js';
+import { shardSection } from './bench-shards.js';
 import { PEER_ENV, PEER_ENV_TEXT } from './peer-env.js';
 
 interface Measured {
@@ -270,6 +271,7 @@ for (const c of chosen) {
 }
 if (!only || only === 'fast-full') disagreements += fastFullSection();
 if (!only || only === 'torch') disagreements += torchSection({ repeat, say });
+if (!only) disagreements += shardSection({ repeat, say });
 say();
 say(
   disagreements === 0

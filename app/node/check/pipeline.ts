@@ -121,7 +121,8 @@ function pytorchInterpreter(python: string | undefined, script: string): string 
   return interpreter;
 }
 
-interface Prepared {
+/** A check resolved but not run: what the sweep needs, and how the run is described. */
+export interface PreparedCheck {
   estimator: () => Promise<Estimator>;
   provenance: Provenance;
   /** Provenance once the subject has described itself (its θ₀ and groups hashed). */
@@ -136,7 +137,7 @@ function prepareBuiltin(
   request: CheckRequest,
   impl: Extract<CheckRequest['implementation'], { kind: 'builtin' }>,
   signal?: AbortSignal,
-): Prepared {
+): PreparedCheck {
   const model = resolveModel(impl.model, request.seed, impl.weights);
   const dataset = loadDataset(impl.data, {
     seed: request.seed,
@@ -204,7 +205,7 @@ function prepareSubject(
   request: CheckRequest,
   impl: Exclude<CheckRequest['implementation'], { kind: 'builtin' }>,
   signal?: AbortSignal,
-): Prepared {
+): PreparedCheck {
   let label: string;
   let command: string | undefined;
   let moduleFile: string | undefined;
@@ -295,15 +296,22 @@ function prepareSubject(
 }
 
 /**
+ * A request resolved (model, data, defects or the subject's command; provenance and settings)
+ * without starting anything: a shard of a cluster job runs its own part of the sweep on it.
+ */
+export function prepareCheck(request: CheckRequest, signal?: AbortSignal): PreparedCheck {
+  const impl = request.implementation;
+  return impl.kind === 'builtin' ? prepareBuiltin(request, impl, signal) : prepareSubject(request, impl, signal);
+}
+
+/**
  * The one check pipeline, for every transport (CLI, API, audit): a validated CheckRequest in;
  * the subject resolved (GradProof's engine on worker threads, or instances of the user's
  * implementation), driven by the one orchestrator, and timed. Every worker, thread and process
  * is ended before it returns or throws.
  */
 export async function runCheck(request: CheckRequest, hooks: PipelineHooks = {}): Promise<CheckOutcome> {
-  const impl = request.implementation;
-  const prepared =
-    impl.kind === 'builtin' ? prepareBuiltin(request, impl, hooks.signal) : prepareSubject(request, impl, hooks.signal);
+  const prepared = prepareCheck(request, hooks.signal);
   hooks.onStart?.(prepared.provenance, prepared.settings);
   const t0 = performance.now();
   const est = await prepared.estimator();

@@ -35,6 +35,9 @@ export interface CheckFlags {
   json?: boolean;
   progress?: boolean;
   save?: boolean;
+  /** One shard of a cluster job (`--shard K/N --out FILE`, app/node/cluster). */
+  shard?: string;
+  out?: string;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -101,6 +104,16 @@ export function addCheckOptions(cmd: Command): Command {
     .option('--json', 'print one JSON object on stdout')
     .option('--progress', 'show the progress bar even with --json')
     .option('--no-save', 'do not save the run in the database');
+}
+
+/** `check --shard K/N --out FILE`: compute one shard of a sweep that a cluster runs in parts. */
+export function addShardOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--shard <K/N>',
+      'compute only shard K of N of a full sweep and write it for gradproof merge (auto/N: K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)',
+    )
+    .option('--out <file>', 'with --shard: the shard file to write (a folder ending in / gets shard-K-of-N.json)');
 }
 
 /** Where a contract field comes from on the command line, for errors that name the flag. */

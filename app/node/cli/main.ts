@@ -2,7 +2,15 @@ import { constants as osConstants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { checkOneD } from '../../core/check/one-d.js';
 import { runAndRecord } from '../check/record.js';
-import { type CheckFlags, addCheckOptions, checkJson, exitCodeFor, requestFromFlags } from './check-command.js';
+import {
+  type CheckFlags,
+  addCheckOptions,
+  addShardOptions,
+  checkJson,
+  exitCodeFor,
+  requestFromFlags,
+} from './check-command.js';
+import { registerClusterCommands, runShardCheck } from './cluster-commands.js';
 import { ProgressBar } from './progress-bar.js';
 import { openStoreForCli, registerStoreCommands } from './store-commands.js';
 import { registerServeCommands } from './serve-commands.js';
@@ -70,15 +78,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ),
     });
 
-  addCheckOptions(
-    program
-      .command('check')
-      .description(
-        "check a backward pass against finite differences (default: the notebook's fraud network and test case)",
-      ),
+  addShardOptions(
+    addCheckOptions(
+      program
+        .command('check')
+        .description(
+          "check a backward pass against finite differences (default: the notebook's fraud network and test case)",
+        ),
+    ),
   ).action(async (flags: CheckFlags) => {
     const request = requestFromFlags(flags);
     const cancel = cancelOnSignals();
+    if (flags.shard !== undefined || flags.out !== undefined) return runShardCheck(request, flags, cancel, setExit);
     const store = flags.save === false ? undefined : openStoreForCli(program);
     const bar = (flags.progress ?? !flags.json) ? new ProgressBar() : undefined;
     try {
@@ -144,6 +155,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
   registerStoreCommands(program, setExit);
   registerServeCommands(program, () => openStoreForCli(program), setExit);
+  registerClusterCommands(program, setExit, cancelOnSignals);
   return program;
 }
 

@@ -296,6 +296,7 @@ const SELECT_RUN = `
 
 function toRecord(store: Store, row: RunRow): RunRecord {
   const problem = runProblemCached(store.db, row.id);
+  const settings = parseJson(row.settings, {} as CheckSettings & { shards?: Provenance['shards'] });
   const annotations = readAnnotations(store.db, row.id) ?? { name: null, tags: [], notes: null };
   const record: RunRecord = {
     id: row.id,
@@ -318,8 +319,10 @@ function toRecord(store: Store, row: RunRow): RunRecord {
         sha256: row.i_sha,
         ...(row.i_defects ? { defects: parseJson<string[]>(row.i_defects, []) } : {}),
       },
+      // A merged run keeps its shards' digests in its settings (stored whole and sealed in the log).
+      ...(settings.shards ? { shards: settings.shards } : {}),
     },
-    settings: parseJson(row.settings, {} as CheckSettings),
+    settings,
     environment: parseJson(row.environment, {} as Environment),
     verdict: row.verdict,
     difference: row.difference,

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
-import { type BuiltinJob, forwardAt } from '../../core/check/builtin.js';
+import { type BuiltinJob, engineGroupCosts, forwardAt } from '../../core/check/builtin.js';
 import type { CostBatch, DirectionRef, EntrySet, Estimator, OnCosts } from '../../core/check/estimator.js';
 import { entryCount } from '../../core/check/estimator.js';
 import { CancelledError } from '../../core/errors.js';
@@ -62,6 +62,7 @@ export class SweepSession implements Estimator {
   readonly precision = { precision: 'float64', source: 'engine' } as const;
   readonly knowsKinks = true;
   readonly subject = false;
+  readonly groupCosts: readonly number[] | undefined;
   evaluations = 0;
   private readonly pool: Piscina<SweepTask, SweepTaskResult>;
   private readonly context: JobContext;
@@ -97,6 +98,7 @@ export class SweepSession implements Estimator {
       throw err;
     }
     this.groups = this.net.groups;
+    this.groupCosts = engineGroupCosts(job.spec, this.groups, evaluation);
     this.theta0 = job.theta;
     this.secondsPerEvaluation = evaluationSeconds(job, evaluation);
     const forward = this.forward;
