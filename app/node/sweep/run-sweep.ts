@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
@@ -67,7 +66,8 @@ export class SweepSession implements Estimator {
   private readonly pool: Piscina<SweepTask, SweepTaskResult>;
   private readonly context: JobContext;
   private readonly abort = new AbortController();
-  private readonly onAbort = (): void => this.abort.abort();
+  private readonly onAbort = (): void => this.stop();
+  private destroyed: Promise<void> | undefined;
   private readonly grad: Promise<Float64Array>;
   private readonly secondsPerEvaluation: number;
 
@@ -116,7 +116,6 @@ export class SweepSession implements Estimator {
         A: forward.A.slice(1).map((t) => ({ rows: t.rows, cols: t.cols, data: shareFloat64(t.data) })),
       },
     };
-    setMaxListeners(1 << 20, this.abort.signal); // every in-flight task listens on it
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     // Queued before any shard, so the first worker up takes it.
     this.grad = this.run(async () => {
@@ -140,14 +139,26 @@ export class SweepSession implements Estimator {
     try {
       return await work();
     } catch (err) {
-      this.abort.abort();
+      this.stop();
       if (this.options.signal?.aborted) throw new CancelledError('cancelled');
       throw err;
     }
   }
 
+  /**
+   * Cancelling or a failed task ends every worker at once: the pool is destroyed (which rejects
+   * every task in flight). Tasks carry no abort signal of their own: Piscina answers an aborted
+   * running task by ending its worker and starting a replacement, which a destroy under way
+   * could miss and leave running.
+   */
+  private stop(): void {
+    this.abort.abort();
+    this.destroyed ??= this.pool.destroy();
+    this.destroyed.catch(() => undefined);
+  }
+
   private task(t: SweepTask): Promise<SweepTaskResult> {
-    return this.pool.run(t, { signal: this.abort.signal });
+    return this.pool.run(t);
   }
 
   /**
@@ -168,7 +179,8 @@ export class SweepSession implements Estimator {
       const kinks = new Uint32Array(count * width);
       const plan = new ShardPlanner(count, this.workers, ends, this.options.shardSize, secondsPerItem);
       const lane = async (): Promise<void> => {
-        for (let shard = plan.take(); shard; shard = plan.take()) {
+        // No new task once the run is cancelled or failed: the pool is being torn down.
+        for (let shard = plan.take(); shard && !this.abort.signal.aborted; shard = plan.take()) {
           const [start, end] = shard;
           const r = await this.task(make(start, end));
           if (r.kind !== 'costs') throw new Error('worker answered a cost task with a gradient');
@@ -239,6 +251,7 @@ export class SweepSession implements Estimator {
 
   async close(): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
-    await this.pool.destroy();
+    this.destroyed ??= this.pool.destroy();
+    await this.destroyed;
   }
 }
