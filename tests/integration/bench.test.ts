@@ -53,11 +53,44 @@ describe('the benchmark (npm run bench)', () => {
     for (const row of rows) expect(row).toMatch(/\| 0\.2850931568 \|$/);
     expect(r.stdout).toMatch(/^runs \(s\): \(a\) [\d.]+, [\d.]+; \(c\) [\d.]+, [\d.]+; \(d\) [\d.]+, [\d.]+$/m);
     expect(r.stdout).toContain('All implementations agree on the difference.');
+    // Whole-process and in-run ratios; the peer at its best, with the thread counts tried, stated.
+    expect(r.stdout).toMatch(/\| × numpy in-run \| × numpy whole process \| difference \|/);
+    expect(r.stdout).toMatch(
+      /^numpy at its best: glibc allocator tuned \(MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456\); BLAS threads \(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS\) tried in this run: 1 → [\d.]+ s(, \d+ → [\d.]+ s)?; the fastest, \d+, is row \(a\)$/m,
+    );
+  });
+
+  it('times fast against full mode through the check pipeline, side by side, with the ratio', () => {
+    const r = run(process.execPath, [
+      BENCH,
+      '--only',
+      'fast-full',
+      '--check-model',
+      'mlp:10,24,12,1',
+      '--check-data',
+      'random:96',
+      '--repeat',
+      '1',
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      '## fast vs full mode: mlp:10,24,12,1 on random:96, through the check pipeline (runCheck)',
+    );
+    const rows = r.stdout.split('\n').filter((l) => /^\| (full|fast) \|/.test(l));
+    expect(rows.map((l) => l.split(' | ')[0])).toEqual(['| full', '| fast']);
+    for (const row of rows) expect(row.split(' | ')[1]).toBe('pass');
+    // Full mode judges every group entry by entry; fast mode along random directions.
+    expect(rows[0]).not.toContain('(directions)');
+    expect(rows[1]).toContain('W1 pass (directions)');
+    expect(r.stdout).toMatch(/^fast is [\d.]+× faster than full in-run, [\d.]+× for the whole process/m);
+    expect(r.stdout).toContain('agreement: both say pass');
   });
 
   it('refuses unknown options with the usage', () => {
     const r = run(process.execPath, [BENCH, '--only', 'huge']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--only huge: no such model; choose one of notebook, fraud, wide\nUsage: npm run bench/);
+    expect(r.stderr).toMatch(
+      /--only huge: no such model; choose one of notebook, fraud, wide, fast-full, torch\nUsage: npm run bench/,
+    );
   });
 });

@@ -7,6 +7,7 @@ import { Network } from '../../app/core/model/network.js';
 import { type ModelSpec, entryName, paramGroups } from '../../app/core/model/spec.js';
 import { parseModelSpec } from '../../app/core/model/spec-schema.js';
 import { golden } from '../helpers/golden.js';
+import { directionVector, groupDirection } from '../../app/core/check/directions.js';
 
 const nb = golden.notebook;
 
@@ -279,6 +280,125 @@ describe('incremental evaluation, path by path', () => {
       }
     });
   }
+});
+
+describe('direction costs (fast mode), incremental', () => {
+  // Each shape takes other paths: the slope table and its margins (two below a single output),
+  // columns carried exactly past a kink, smooth layers (every column exact), several outputs,
+  // a kinked output, and groups at every depth.
+  const shapes: [string, ModelSpec][] = [
+    ['relu → relu → sigmoid, cross-entropy', parseMlpSpec('mlp:12,40,20,1')],
+    [
+      'leaky → tanh → sigmoid',
+      {
+        name: 'lt',
+        inputs: 12,
+        layers: [
+          { units: 24, activation: 'leaky_relu', alpha: 0.05 },
+          { units: 16, activation: 'tanh' },
+          { units: 1, activation: 'sigmoid' },
+        ],
+        loss: 'binary_cross_entropy',
+      },
+    ],
+    [
+      'relu → relu → relu → softmax',
+      {
+        name: 'rs',
+        inputs: 10,
+        layers: [
+          { units: 20, activation: 'relu' },
+          { units: 16, activation: 'relu' },
+          { units: 12, activation: 'relu' },
+          { units: 3, activation: 'sigmoid' },
+        ],
+        loss: 'softmax_cross_entropy',
+      },
+    ],
+    [
+      'relu → relu → leaky → two linear outputs (the slope table per output)',
+      {
+        name: 'rl2',
+        inputs: 12,
+        layers: [
+          { units: 20, activation: 'relu' },
+          { units: 14, activation: 'relu' },
+          { units: 10, activation: 'leaky_relu', alpha: 0.1 },
+          { units: 2, activation: 'linear' },
+        ],
+        loss: 'mean_squared_error',
+      },
+    ],
+    [
+      'relu → narrow relu → relu output, squared error',
+      {
+        name: 'rn',
+        inputs: 12,
+        layers: [
+          { units: 6, activation: 'relu' },
+          { units: 16, activation: 'relu' },
+          { units: 2, activation: 'relu' },
+        ],
+        loss: 'mean_squared_error',
+      },
+    ],
+    [
+      'sigmoid → leaky → linear, squared error',
+      {
+        name: 'sl',
+        inputs: 12,
+        layers: [
+          { units: 20, activation: 'sigmoid' },
+          { units: 10, activation: 'leaky_relu' },
+          { units: 1, activation: 'linear' },
+        ],
+        loss: 'mean_squared_error',
+      },
+    ],
+  ];
+  for (const [title, spec] of shapes) {
+    it(`J(θ₀ + δu) matches the full pass to rounding, kinks included: ${title}`, () => {
+      const net = new Network(spec);
+      const theta = initParameters(spec, 4);
+      const data = randomDataset(spec, 48, 4);
+      const full = new FullEvaluator(net, theta, data);
+      const inc = new IncrementalEvaluator(net, theta, data);
+      // Small steps (linear columns), steps that cross a few kinks, and steps that cross many.
+      const offsets = [1e-7, -1e-7, 2e-3, -2e-3, 0.05, -0.7];
+      let crossed = 0;
+      for (let g = 0; g < net.groups.length; g++) {
+        for (let k = 0; k < 3; k++) {
+          const u = groupDirection(net.groups[g]!, g, 1, k);
+          const costs = new Float64Array(offsets.length);
+          const kinks = new Uint32Array(offsets.length);
+          inc.costsAlongGroup(g, u, offsets, costs, kinks, 0);
+          const whole = directionVector(net.parameterCount, net.groups[g]!, g, 1, k);
+          offsets.forEach((d, j) => {
+            const want = full.costAlong(whole, d);
+            expect(Math.abs(costs[j]! - want)).toBeLessThan(1e-13 * Math.max(1, Math.abs(want)));
+            expect(kinks[j]).toBe(full.kinks);
+            crossed += full.kinks;
+          });
+        }
+      }
+      if (net.spec.layers.some((l) => l.activation.includes('relu'))) expect(crossed).toBeGreaterThan(0);
+    });
+  }
+
+  it('narrow networks (the notebook) keep the full pass, bit for bit', () => {
+    const c = notebookCase();
+    const net = new Network(NOTEBOOK_FRAUD_SPEC);
+    const full = new FullEvaluator(net, c.theta, c.data);
+    const inc = new IncrementalEvaluator(net, c.theta, c.data);
+    for (let g = 0; g < net.groups.length; g++) {
+      const u = groupDirection(net.groups[g]!, g, 1, 0);
+      const costs = new Float64Array(2);
+      inc.costsAlongGroup(g, u, [1e-7, -1e-7], costs, new Uint32Array(2), 0);
+      const whole = directionVector(net.parameterCount, net.groups[g]!, g, 1, 0);
+      expect(costs[0]).toBe(full.costAlong(whole, 1e-7));
+      expect(costs[1]).toBe(full.costAlong(whole, -1e-7));
+    }
+  });
 });
 
 describe('model specs', () => {

@@ -8,6 +8,7 @@ import { WasmIncrementalEvaluator } from '../../app/node/sweep/wasm-evaluator.js
 import { wasmProductKernel } from '../../app/node/sweep/wasm-kernels.js';
 import { Tensor, matmul, matmulTransA, matmulTransB, useProductKernel } from '../../app/core/tensor/tensor.js';
 import { RandomState } from '../../app/core/rng/random-state.js';
+import { groupDirection } from '../../app/core/check/directions.js';
 // @ts-expect-error a plain .mjs build script, without types
 import { assemble } from '../../scripts/build-wasm.mjs';
 
@@ -70,10 +71,23 @@ describe('the WebAssembly sweep kernels', () => {
           expect(wasm.kinks).toBe(js.kinks);
         }
       }
+      // Directions (fast mode): the same bits too.
+      const offsets = [1e-7, -1e-7, 2e-7, -2e-7, 0.3];
+      for (let g = 0; g < net.groups.length; g++) {
+        const u = groupDirection(net.groups[g]!, g, 3, 0);
+        const want = new Float64Array(offsets.length);
+        const wantKinks = new Uint32Array(offsets.length);
+        js.costsAlongGroup(g, u, offsets, want, wantKinks, 0);
+        const got = new Float64Array(offsets.length);
+        const gotKinks = new Uint32Array(offsets.length);
+        wasm.costsAlongGroup!(g, u, offsets, got, gotKinks, 0);
+        expect(got).toEqual(want);
+        expect(gotKinks).toEqual(wantKinks);
+      }
     });
   }
 
-  it('the product kernel gives the JavaScript matmul bit for bit (zeros, -0, odd sizes)', () => {
+  it('the product kernel gives the JavaScript matmul bit for bit (zeros, -0, odd sizes, register tiles, non-finite B)', () => {
     const rs = new RandomState(3);
     const rand = (r: number, c: number, zeros: number): Tensor => {
       const t = rs.randn(r, c);
@@ -90,9 +104,21 @@ describe('the WebAssembly sweep kernels', () => {
         [64, 30, 257, 0],
         [3, 7, 1000, 0.9],
         [1, 129, 300, 0.2],
+        // Register tiles (A mostly non-zero, B finite), with rows and columns left over.
+        [35, 40, 66, 0.1],
+        [8, 16, 4, 0],
+        [6, 5, 7, 0.2],
+        // Infinite and NaN entries of B behind zero coefficients: the skipping kernel only.
+        [13, 20, 18, -1],
       ] as const) {
-        const a = rand(m, k, zeros);
+        const a = rand(m, k, Math.max(zeros, 0));
         const b = rand(k, n, 0.1);
+        if (zeros < 0) {
+          for (let p = 0; p < k; p += 3) {
+            b.data[p * n + (p % n)] = p % 2 ? Infinity : Number.NaN;
+            for (let i = 0; i < m; i++) a.data[i * k + p] = 0;
+          }
+        }
         const bias = rand(m, 1, 0.3);
         const at = a.transpose();
         useProductKernel(undefined);

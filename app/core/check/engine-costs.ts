@@ -1,6 +1,6 @@
 import type { CostEvaluator } from '../model/evaluator.js';
 import type { Network } from '../model/network.js';
-import { directionVector } from './directions.js';
+import { directionVector, groupDirection } from './directions.js';
 import { type DirectionRef, type EntrySet, entryAt, entryCount } from './estimator.js';
 import { costsAtEntry } from './schemes.js';
 
@@ -31,7 +31,13 @@ export function evaluatorDirectionCosts(
   const costs = new Float64Array(directions.length * offsets.length);
   const kinks = new Uint32Array(directions.length * offsets.length);
   directions.forEach((d, i) => {
-    const u = directionVector(net.parameterCount, net.groups[d.group]!, d.group, seed, d.k, d.attempt);
+    const group = net.groups[d.group]!;
+    if (ev.costsAlongGroup) {
+      const u = groupDirection(group, d.group, seed, d.k, d.attempt);
+      ev.costsAlongGroup(d.group, u, offsets, costs, kinks, i * offsets.length);
+      return;
+    }
+    const u = directionVector(net.parameterCount, group, d.group, seed, d.k, d.attempt);
     offsets.forEach((o, j) => {
       costs[i * offsets.length + j] = ev.costAlong(u, o);
       kinks[i * offsets.length + j] = ev.kinks;

@@ -4,6 +4,7 @@ import { exampleLosses, meanLoss } from './losses.js';
 import type { Dataset, ForwardCache, Network } from './network.js';
 import { type ArrayAllocator, HEAP, IncrementalTables, type SplitTable } from './incremental-tables.js';
 import { type Activation, groupOf } from './spec.js';
+import { DirectionCosts } from './direction-costs.js';
 
 /**
  * Cost at θ₀ moved along one coordinate: the inner loop of every sweep.
@@ -18,6 +19,19 @@ export interface CostEvaluator {
   costAt(theta: Float64Array): number;
   /** J(θ₀ + δ·u) for a whole direction u; sets `kinks` like costAtEntry. */
   costAlong(u: Float64Array, delta: number): number;
+  /**
+   * J(θ₀ + d·u) for each d of `offsets` into costs[at + j] and its kink count into kinks[at + j],
+   * for a direction u that moves only group `group` (`u` holds that group's entries). Where
+   * absent, costAlong is called per offset.
+   */
+  costsAlongGroup?(
+    group: number,
+    u: Float64Array,
+    offsets: readonly number[],
+    costs: Float64Array,
+    kinks: Uint32Array,
+    at: number,
+  ): void;
   readonly kinks: number;
 }
 
@@ -140,13 +154,18 @@ export class IncrementalEvaluator implements CostEvaluator {
   private readonly losses: Float64Array;
   private readonly subLosses: Float64Array;
   private full: FullEvaluator | undefined;
+  private directions: DirectionCosts | undefined;
   protected readonly dA: Float64Array;
   protected readonly ones: Float64Array;
   protected readonly zBuf: Float64Array[];
   private readonly aBuf: Float64Array[];
   private readonly yBuf: Float64Array;
   protected readonly wcol: Float64Array;
+  /** Which layer's and unit's weights wcol holds (l·2²⁰ + i; −1: none). */
+  private wcolOf = -1;
   private readonly aTmp: Float64Array;
+  /** reluIntoSingleOutput's operands, refilled per call. */
+  private readonly into: ReluIntoOutput;
   /** Per layer l (1-based): how a change in its row is made and carried to the cost. */
   protected readonly paths: (
     { replay: boolean; activation: Activation; above: 'output' | 'narrow' | 'into-output' | 'rank-one' } | undefined
@@ -241,6 +260,22 @@ export class IncrementalEvaluator implements CostEvaluator {
       }
     }
     this.aTmp = new Float64Array(this.wcol.length);
+    const L1 = net.layerCount;
+    this.into = {
+      nc: 0,
+      cols: this.cols,
+      dA: this.dA,
+      margin: this.dA,
+      slope: this.dA,
+      offset: 0,
+      ZL: this.base.Z[L1]!.data,
+      Zt: this.dA,
+      R: 0,
+      wcol: this.wcol,
+      wl: this.wcol,
+      b: 0,
+      zL: this.zBuf[L1]!,
+    };
   }
 
   private fullEvaluator(): FullEvaluator {
@@ -252,12 +287,57 @@ export class IncrementalEvaluator implements CostEvaluator {
     return this.fullEvaluator().costAt(theta);
   }
 
-  /** A direction moves every parameter: nothing to reuse, so a full pass. */
+  /** A direction that may move every parameter: nothing to reuse, so a full pass. */
   costAlong(u: Float64Array, delta: number): number {
     const full = this.fullEvaluator();
     const j = full.costAlong(u, delta);
     this.kinks = full.kinks;
     return j;
+  }
+
+  /**
+   * A direction on one group, incrementally (see DirectionCosts). Networks narrow enough to
+   * replay take the full pass, whose bits the notebook's figures need (and which costs little).
+   */
+  costsAlongGroup(
+    group: number,
+    u: Float64Array,
+    offsets: readonly number[],
+    costs: Float64Array,
+    kinks: Uint32Array,
+    at: number,
+  ): void {
+    if (this.exact) {
+      const g = this.net.groups[group]!;
+      const full = new Float64Array(this.theta0.length);
+      full.set(u, g.offset);
+      for (let j = 0; j < offsets.length; j++) {
+        costs[at + j] = this.costAlong(full, offsets[j]!);
+        kinks[at + j] = this.kinks;
+      }
+      return;
+    }
+    this.directions ??= new DirectionCosts(this.net, this.theta0, this.data, this.base, (zL) => this.costOfOutputs(zL));
+    this.directions.costsAlong(group, u, offsets, costs, kinks, at);
+    this.kinks = this.directions.kinks;
+  }
+
+  /** J from new output pre-activations of every example (K × m): the changes of the losses added to their sum at θ₀. */
+  private costOfOutputs(zL: Tensor): number {
+    const m = this.m;
+    if (this.sigmoidCrossEntropy) {
+      const z = this.zBuf[this.net.layerCount]!;
+      z.set(zL.data.subarray(0, m));
+      for (let c = 0; c < m; c++) this.cols[c] = c;
+      return this.sigmoidCrossEntropyCost(z, m);
+    }
+    const layer = this.net.spec.layers[this.net.layerCount - 1]!;
+    const a = Tensor.zeros(zL.rows, zL.cols);
+    activate(layer, zL.data, a.data);
+    exampleLosses(this.net.spec.loss, a, this.data.Y, this.losses);
+    let delta = 0;
+    for (let c = 0; c < m; c++) delta += this.losses[c]! - this.baseLosses[c]!;
+    return (1 / m) * (this.baseLossSum + delta);
   }
 
   /**
@@ -612,7 +692,11 @@ export class IncrementalEvaluator implements CostEvaluator {
     const layer = net.spec.layers[l]!;
     const alpha = layer.activation === 'leaky_relu' ? (layer.alpha ?? DEFAULT_LEAKY_ALPHA) : 0;
     const wcol = this.wcol;
-    for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
+    // Column i of W_{l+1}, strided in memory: gathered once per unit, not per evaluation.
+    if (this.wcolOf !== l * 0x100000 + i) {
+      for (let r = 0; r < R; r++) wcol[r] = W.data[r * W.cols + i]!;
+      this.wcolOf = l * 0x100000 + i;
+    }
     const Zt = this.tables.exampleMajor(l + 1);
     const cols = this.cols;
     const dA = this.dA;
@@ -628,7 +712,17 @@ export class IncrementalEvaluator implements CostEvaluator {
     const so = slot * K * m;
     if (K === 1 && alpha === 0) {
       // The common case, in its own small function so V8 compiles it quickly.
-      this.kinks += this.reluIntoSingleOutput(nc, margin, slope, mo, ZL, Zt, R, wcol, wl, bL[0]!, zL);
+      const into = this.into;
+      into.nc = nc;
+      into.margin = margin;
+      into.slope = slope;
+      into.offset = mo;
+      into.ZL = ZL;
+      into.Zt = Zt;
+      into.R = R;
+      into.wl = wl;
+      into.b = bL[0]!;
+      this.kinks += this.reluIntoSingleOutput(into);
       return new Tensor(1, nc, zL.subarray(0, nc));
     }
     let kinks = 0;
@@ -689,21 +783,9 @@ export class IncrementalEvaluator implements CostEvaluator {
     for (let t = 0; t < nc; t++) out[so + t] = Zb[zo + cols[t]!]! + w * dA[t]!;
   }
 
-  /** The loop of reluIntoSingleOutput on this evaluator's changed examples (cols, dA); returns the kinks. */
-  protected reluIntoSingleOutput(
-    nc: number,
-    margin: Float64Array,
-    slope: Float64Array,
-    mo: number,
-    ZL: Float64Array,
-    Zt: Float64Array,
-    R: number,
-    wcol: Float64Array,
-    wl: Float64Array,
-    b: number,
-    zL: Float64Array,
-  ): number {
-    return reluIntoSingleOutput(nc, this.cols, this.dA, margin, mo, slope, ZL, Zt, R, wcol, wl, b, zL);
+  /** The loop of reluIntoSingleOutput (on this evaluator's changed examples); returns the kinks. */
+  protected reluIntoSingleOutput(a: ReluIntoOutput): number {
+    return reluIntoSingleOutput(a);
   }
 
   /**
@@ -777,27 +859,38 @@ export function createEvaluator(
 }
 
 /**
+ * The operands of reluIntoSingleOutput: the nc changed examples (cols) and the change of the
+ * moved unit's activation on each (dA); their linear regions (margin and slope from `offset`);
+ * the output's pre-activations at θ₀ (ZL); the R units in between, example-major at θ₀ (Zt),
+ * with the moved unit's weights into them (wcol) and theirs into the output (wl, bias b); and
+ * where the new output pre-activations go (zL, compact). One object per evaluator, refilled per
+ * call: the kernel's arguments by name, without an allocation in the sweep's inner loop.
+ */
+export interface ReluIntoOutput {
+  nc: number;
+  cols: Int32Array;
+  dA: Float64Array;
+  margin: Float64Array;
+  slope: Float64Array;
+  offset: number;
+  ZL: Float64Array;
+  Zt: Float64Array;
+  R: number;
+  wcol: Float64Array;
+  wl: Float64Array;
+  b: number;
+  zL: Float64Array;
+}
+
+/**
  * rankOneIntoOutput for one output above a ReLU layer, the innermost loop of most
  * sweeps. Per changed example c (ΔA = dA[t]): inside its linear region the output
  * moves by exactly d·slope; otherwise the R pre-activations of layer l+1 are
  * updated, activated and folded into the output in matmul's order, kinks counted
  * (a sign change, zb·z ≤ 0 with z moved, as one comparison). Returns the kinks.
  */
-function reluIntoSingleOutput(
-  nc: number,
-  cols: Int32Array,
-  dA: Float64Array,
-  margin: Float64Array,
-  mo: number,
-  slope: Float64Array,
-  ZL: Float64Array,
-  Zt: Float64Array,
-  R: number,
-  wcol: Float64Array,
-  wl: Float64Array,
-  b: number,
-  zL: Float64Array,
-): number {
+function reluIntoSingleOutput(a: ReluIntoOutput): number {
+  const { nc, cols, dA, margin, offset: mo, slope, ZL, Zt, R, wcol, wl, b, zL } = a;
   let kinks = 0;
   for (let t = 0; t < nc; t++) {
     const c = cols[t]!;

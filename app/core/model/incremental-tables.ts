@@ -1,5 +1,6 @@
 import { DEFAULT_LEAKY_ALPHA } from './activations.js';
 import type { ForwardCache, Network } from './network.js';
+import { Tensor, matmul } from '../tensor/tensor.js';
 
 /**
  * Where the incremental evaluator keeps the arrays its inner loops read: ordinary
@@ -12,6 +13,21 @@ export interface ArrayAllocator {
 }
 
 export const HEAP: ArrayAllocator = { f64: (n) => new Float64Array(n), i32: (n) => new Int32Array(n) };
+
+/**
+ * For each active example c = cs[t], t in [from, to): margin[offset + c] = min over r < R of
+ * |Zt[c·R + r]|·inv[r] (Zt example-major), NaN sticking. Every array in one memory.
+ */
+export type MarginRows = (a: {
+  Zt: Float64Array;
+  R: number;
+  inv: Float64Array;
+  cs: Int32Array;
+  from: number;
+  to: number;
+  margin: Float64Array;
+  offset: number;
+}) => void;
 
 /** Memory allowed for the linear regions of one layer's units. */
 export const REGION_TABLE_BYTES = 64 << 20;
@@ -36,6 +52,8 @@ export interface RegionTable {
   margin: Float64Array;
   slope: Float64Array;
   owner: Int32Array;
+  /** Every unit's slope is filled in (see IncrementalTables.allSlopes). */
+  allSlopes?: boolean;
 }
 
 /**
@@ -173,11 +191,31 @@ export class IncrementalTables {
     const mo = slot * m;
     const margin = table.margin;
     const slope = table.slope;
+    if (K === 1 && alpha === 0 && cs && table.owner.length > 1) {
+      // One slot per unit: every unit's slope in one product, then this unit's margins.
+      this.allSlopes(l, table);
+      margin.fill(0, mo, mo + m);
+      for (let t = from; t < to; t++) margin[mo + cs[t]!] = Infinity;
+      if (!this.marginRows || !this.marginRowsOf(l, i, cs, from, to, margin, mo))
+        marginOfReluUnit({ W: W.data, wCols: W.cols, R: W.rows, i, Z, m }, cs, from, to, { margin, offset: mo });
+      table.owner[slot] = i;
+      return slot;
+    }
     margin.fill(0, mo, mo + m);
     slope.fill(0, slot * K * m, (slot + 1) * K * m);
     for (let t = from; t < to; t++) margin[mo + (cs ? cs[t]! : t)] = Infinity;
     if (K === 1 && alpha === 0 && cs) {
-      regionOfReluUnit(W.data, W.cols, W.rows, i, WL.data, this.exampleMajor(l + 1), cs, from, to, margin, slope, mo);
+      regionOfReluUnit(
+        { W: W.data, wCols: W.cols, R: W.rows, i, WL: WL.data, Zt: this.exampleMajor(l + 1) },
+        cs,
+        from,
+        to,
+        {
+          margin,
+          slope,
+          offset: mo,
+        },
+      );
       table.owner[slot] = i;
       return slot;
     }
@@ -208,6 +246,58 @@ export class IncrementalTables {
     return slot;
   }
 
+  /**
+   * A compiled marginOfReluUnit for examples stored example-major (the WebAssembly evaluator
+   * sets one): the same minimum, which no order changes. Used when no weight into unit i is 0.
+   */
+  marginRows: MarginRows | undefined;
+  private invRows: Float64Array | undefined;
+
+  private marginRowsOf(
+    l: number,
+    i: number,
+    cs: Int32Array,
+    from: number,
+    to: number,
+    margin: Float64Array,
+    offset: number,
+  ): boolean {
+    const W = this.net.weights(this.theta0, l + 1);
+    const R = W.rows;
+    this.invRows ??= this.alloc.f64(Math.max(...this.net.spec.layers.map((x) => x.units)));
+    const inv = this.invRows;
+    for (let r = 0; r < R; r++) {
+      const w = W.data[r * W.cols + i]!;
+      if (w === 0) return false;
+      inv[r] = 1 / Math.abs(w);
+    }
+    this.marginRows!({ Zt: this.exampleMajor(l + 1), R, inv, cs, from, to, margin, offset });
+    return true;
+  }
+
+  /**
+   * The slopes of every unit of layer l at once (regionSlot's common case, one output and ReLU
+   * layers): slope[i,c] = Σ_r W_{l+1}[r,i]·(W_L[r]·[Z_{l+1}[r,c] > 0]) is the product
+   * W_{l+1}ᵀ·M, summed over r in order with the rows whose W_{l+1}[r,i] = 0 skipped, as
+   * regionOfReluUnit sums it one unit at a time (the same bits), but as one matrix product
+   * instead of a gather per term. Examples where unit i is inactive get a slope too; their
+   * margin stays 0, so it is never read.
+   */
+  private allSlopes(l: number, table: RegionTable): void {
+    if (table.allSlopes) return;
+    const W = this.net.weights(this.theta0, l + 1);
+    const WL = this.net.weights(this.theta0, l + 2).data;
+    const Z = this.base.Z[l + 1]!.data;
+    const m = this.m;
+    const M = new Tensor(W.rows, m, new Float64Array(W.rows * m));
+    for (let r = 0; r < W.rows; r++) {
+      const w = WL[r]!;
+      for (let c = 0; c < m; c++) M.data[r * m + c] = w * +(Z[r * m + c]! > 0);
+    }
+    matmul(W.transpose(), M, undefined, new Tensor(W.cols, m, table.slope.subarray(0, W.cols * m)));
+    table.allSlopes = true;
+  }
+
   /** The region table of layer l (after regionSlot). */
   regionTable(l: number): RegionTable {
     return this.regions[l]!;
@@ -216,26 +306,22 @@ export class IncrementalTables {
 
 /**
  * regionSlot's common case, one output and a ReLU layer below it, over unit i's
- * active examples cs[from … to): per example, its R pre-activations of layer l+1
+ * active examples cs[from … to) (unit: W_{l+1} (R × wCols), unit i, W_L and Z_{l+1}
+ * example-major; into: the region row at `offset`): per example, its R pre-activations of layer l+1
  * are contiguous in Zt (example-major), so margin and slope are each one register
  * accumulation over the rows r with W_{l+1}[r,i] ≠ 0, in r order. The slope term
  * is added branch-free (whether a unit is active is a coin toss); a NaN in the
  * margin sticks (Math.min), and a NaN margin fails every test, meaning "exact".
  */
 function regionOfReluUnit(
-  W: Float64Array,
-  wCols: number,
-  R: number,
-  i: number,
-  WL: Float64Array,
-  Zt: Float64Array,
+  unit: { W: Float64Array; wCols: number; R: number; i: number; WL: Float64Array; Zt: Float64Array },
   cs: Int32Array,
   from: number,
   to: number,
-  margin: Float64Array,
-  slope: Float64Array,
-  mo: number,
+  into: { margin: Float64Array; slope: Float64Array; offset: number },
 ): void {
+  const { W, wCols, R, i, WL, Zt } = unit;
+  const { margin, slope, offset: mo } = into;
   const rows: number[] = [];
   const inv: number[] = [];
   const wk: number[] = [];
@@ -263,5 +349,32 @@ function regionOfReluUnit(
     }
     margin[mo + c] = mn;
     slope[mo + c] = sl;
+  }
+}
+
+/**
+ * regionOfReluUnit's margins alone, row by row: for each r with W_{l+1}[r,i] ≠ 0, the active
+ * examples' |Z_{l+1}[r,c]| / |W_{l+1}[r,i]| folded into margin[offset + c] with Math.min (a
+ * minimum in any order is the same number, and a NaN sticks). Z is unit-major, so each row's
+ * values are read from one contiguous row.
+ */
+function marginOfReluUnit(
+  unit: { W: Float64Array; wCols: number; R: number; i: number; Z: Float64Array; m: number },
+  cs: Int32Array,
+  from: number,
+  to: number,
+  into: { margin: Float64Array; offset: number },
+): void {
+  const { W, wCols, R, i, Z, m } = unit;
+  const { margin, offset: mo } = into;
+  for (let r = 0; r < R; r++) {
+    const w = W[r * wCols + i]!;
+    if (w === 0) continue;
+    const inv = 1 / Math.abs(w);
+    const zo = r * m;
+    for (let t = from; t < to; t++) {
+      const c = cs[t]!;
+      margin[mo + c] = Math.min(margin[mo + c]!, Math.abs(Z[zo + c]!) * inv);
+    }
   }
 }

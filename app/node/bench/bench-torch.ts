@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { projectRoot } from '../util/compiled-path.js';
+import { PEER_ENV, PEER_ENV_TEXT } from './peer-env.js';
 
 export interface TorchBenchOptions {
   repeat: number;
@@ -46,7 +47,9 @@ const PEER = path.join('scripts', 'bench', 'torch_peer.py');
 
 function timed(cmd: string, args: string[], label: string): { stdout: string; seconds: number } {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  // Every side with the peers' tuned allocator: the Python subjects GradProof starts inherit it too.
+  const env = { ...process.env, ...PEER_ENV };
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, env });
   const seconds = (performance.now() - t0) / 1000;
   // GradProof exits 1 on a failing verdict; that is a result, not a failure of the run.
   if (r.status !== 0 && r.status !== 1) throw new Error(`${label} failed (${cmd} ${args.join(' ')}):\n${r.stderr}`);
@@ -116,7 +119,9 @@ export function torchSection(o: TorchBenchOptions): number {
   };
   const table = [mid(repeated.i), makers.ii(), makers.iii(), mid(repeated.iv), mid(repeated.v)];
   const [i, ii, iii] = table as [TorchRun, TorchRun, TorchRun];
-  say(`torch ${probe.stdout.trim()} (${python}); every side timed from starting its command to its verdict`);
+  say(
+    `torch ${probe.stdout.trim()} (${python}); every side timed from starting its command to its verdict; ${PEER_ENV_TEXT} for every process`,
+  );
   say('| run | seconds | (i) is × faster | verdict | difference | cost evaluations | note |');
   say('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of table) {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
@@ -11,6 +10,7 @@ import type { EvaluationMode } from '../../core/model/evaluator.js';
 import type { ForwardCache, Network } from '../../core/model/network.js';
 import { compiledSibling } from '../util/compiled-path.js';
 import { type JobContext, type SweepTask, type SweepTaskResult, shareFloat64 } from './shard-task.js';
+import { ShardPlanner } from './shard-plan.js';
 import { installWasmProducts } from './wasm-kernels.js';
 
 export interface SweepOptions {
@@ -26,9 +26,9 @@ export function defaultWorkers(): number {
 }
 
 /**
- * Rough seconds for one cost evaluation, to size shards so each takes ~0.1 s: short enough
- * for smooth progress and cancelling, long enough that messaging is negligible. (A full pass
- * is ~2·m·Σ fan-in·units flops at ~0.5 GFLOP/s; an incremental one touches a few rows of m examples.)
+ * Rough seconds for one cost evaluation, for the first shard of each group before any is
+ * measured (a full pass is ~2·m·Σ fan-in·units flops at ~1 GFLOP/s; an incremental one touches
+ * a few rows of m examples).
  */
 export function evaluationSeconds(job: BuiltinJob, evaluation: EvaluationMode): number {
   const m = job.data.X.cols;
@@ -40,16 +40,7 @@ export function evaluationSeconds(job: BuiltinJob, evaluation: EvaluationMode): 
     widest = Math.max(widest, layer.units);
     fan = layer.units;
   }
-  return evaluation === 'full' ? flops / 5e8 : (m * (widest + 40)) / 5e8;
-}
-
-export function planShards(count: number, workers: number, shardSize?: number, secondsPerItem = 0): [number, number][] {
-  const byCount = Math.ceil(count / (workers * 16));
-  const byTime = secondsPerItem > 0 ? Math.ceil(0.1 / secondsPerItem) : byCount;
-  const size = shardSize ?? Math.max(1, Math.min(4096, byCount, byTime));
-  const shards: [number, number][] = [];
-  for (let s = 0; s < count; s += size) shards.push([s, Math.min(count, s + size)]);
-  return shards;
+  return evaluation === 'full' ? flops / 1e9 : (m * 8) / 1e9;
 }
 
 /**
@@ -75,7 +66,8 @@ export class SweepSession implements Estimator {
   private readonly pool: Piscina<SweepTask, SweepTaskResult>;
   private readonly context: JobContext;
   private readonly abort = new AbortController();
-  private readonly onAbort = (): void => this.abort.abort();
+  private readonly onAbort = (): void => this.stop();
+  private destroyed: Promise<void> | undefined;
   private readonly grad: Promise<Float64Array>;
   private readonly secondsPerEvaluation: number;
 
@@ -124,7 +116,6 @@ export class SweepSession implements Estimator {
         A: forward.A.slice(1).map((t) => ({ rows: t.rows, cols: t.cols, data: shareFloat64(t.data) })),
       },
     };
-    setMaxListeners(1 << 20, this.abort.signal); // every in-flight task listens on it
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     // Queued before any shard, so the first worker up takes it.
     this.grad = this.run(async () => {
@@ -148,39 +139,67 @@ export class SweepSession implements Estimator {
     try {
       return await work();
     } catch (err) {
-      this.abort.abort();
+      this.stop();
       if (this.options.signal?.aborted) throw new CancelledError('cancelled');
       throw err;
     }
   }
 
-  private task(t: SweepTask): Promise<SweepTaskResult> {
-    return this.pool.run(t, { signal: this.abort.signal });
+  /**
+   * Cancelling or a failed task ends every worker at once: the pool is destroyed (which rejects
+   * every task in flight). Tasks carry no abort signal of their own: Piscina answers an aborted
+   * running task by ending its worker and starting a replacement, which a destroy under way
+   * could miss and leave running.
+   */
+  private stop(): void {
+    this.abort.abort();
+    this.destroyed ??= this.pool.destroy();
+    this.destroyed.catch(() => undefined);
   }
 
-  /** Items split into shards for the pool, their costs assembled in order, progress per shard. */
+  private task(t: SweepTask): Promise<SweepTaskResult> {
+    return this.pool.run(t);
+  }
+
+  /**
+   * Items split into shards for the pool, handed out as workers free up (two in flight per
+   * worker, so none waits for its next task) and sized from measured times; costs assembled in
+   * order, progress per shard. `ends`: where the items' segments (parameter groups) end.
+   */
   private sharded(
     count: number,
     width: number,
     secondsPerItem: number,
+    ends: readonly number[],
     make: (start: number, end: number) => SweepTask,
     onCosts?: OnCosts,
   ): Promise<CostBatch> {
     return this.run(async () => {
       const costs = new Float64Array(count * width);
       const kinks = new Uint32Array(count * width);
-      await Promise.all(
-        planShards(count, this.workers, this.options.shardSize, secondsPerItem).map(async ([start, end]) => {
+      const plan = new ShardPlanner(count, this.workers, ends, this.options.shardSize, secondsPerItem);
+      const lane = async (): Promise<void> => {
+        // No new task once the run is cancelled or failed: the pool is being torn down.
+        for (let shard = plan.take(); shard && !this.abort.signal.aborted; shard = plan.take()) {
+          const [start, end] = shard;
           const r = await this.task(make(start, end));
           if (r.kind !== 'costs') throw new Error('worker answered a cost task with a gradient');
+          plan.measured(start, end, r.seconds);
           costs.set(r.costs, start * width);
           kinks.set(r.kinks, start * width);
           this.evaluations += r.costs.length;
           onCosts?.(end - start, { first: start, costs: r.costs, kinks: r.kinks });
-        }),
-      );
+        }
+      };
+      await Promise.all(Array.from({ length: 2 * this.workers }, lane));
       return { costs, kinks };
     });
+  }
+
+  /** Where the parameter groups end inside the entries [start, end), relative to start. */
+  private groupEnds(start: number, end: number): number[] {
+    const ends = this.groups.map((g) => g.offset + g.size - start).filter((e) => e > 0 && e < end - start);
+    return [...ends, end - start];
   }
 
   entryCosts(set: EntrySet, offsets: readonly number[], onCosts?: OnCosts): Promise<CostBatch> {
@@ -193,6 +212,7 @@ export class SweepSession implements Estimator {
         idx.length,
         w,
         perItem,
+        [idx.length],
         (s, e) => ({ ...this.context, kind: 'indices', indices: idx.slice(s, e), offsets: off }),
         onCosts,
       );
@@ -201,6 +221,7 @@ export class SweepSession implements Estimator {
       entryCount(set),
       w,
       perItem,
+      this.groupEnds(set.start, set.end),
       (s, e) => ({ ...this.context, kind: 'range', start: set.start + s, end: set.start + e, offsets: off }),
       onCosts,
     );
@@ -215,10 +236,14 @@ export class SweepSession implements Estimator {
     // A direction moves every entry of its group: a whole forward pass each, whatever the evaluation.
     const perItem = evaluationSeconds(this.job, 'full') * offsets.length;
     const off = [...offsets];
+    const ends = directions.flatMap((d, i) =>
+      i + 1 === directions.length || directions[i + 1]!.group !== d.group ? [i + 1] : [],
+    );
     return this.sharded(
       directions.length,
       offsets.length,
       perItem,
+      ends,
       (s, e) => ({ ...this.context, kind: 'directions', seed, directions: directions.slice(s, e), offsets: off }),
       onCosts,
     );
@@ -226,6 +251,7 @@ export class SweepSession implements Estimator {
 
   async close(): Promise<void> {
     this.options.signal?.removeEventListener('abort', this.onAbort);
-    await this.pool.destroy();
+    this.destroyed ??= this.pool.destroy();
+    await this.destroyed;
   }
 }

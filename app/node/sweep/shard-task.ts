@@ -44,7 +44,8 @@ export type SweepTask = JobContext &
   );
 
 export type SweepTaskResult =
-  { kind: 'costs'; costs: Float64Array; kinks: Uint32Array } | { kind: 'gradient'; grad: Float64Array };
+  | { kind: 'costs'; costs: Float64Array; kinks: Uint32Array; /** The worker's compute time. */ seconds: number }
+  | { kind: 'gradient'; grad: Float64Array };
 
 export function shareFloat64(src: Float64Array): Float64Array {
   const out = new Float64Array(new SharedArrayBuffer(src.byteLength));

@@ -61,13 +61,19 @@ function contextFor(task: SweepTask): WorkerJob {
 /** One task of a sweep, run in a worker thread. */
 export default function runTask(task: SweepTask): SweepTaskResult {
   const { net, evaluator: ev, theta, own } = contextFor(task);
+  const t0 = performance.now();
+  const timed = (r: { costs: Float64Array; kinks: Uint32Array }): SweepTaskResult => ({
+    kind: 'costs',
+    ...r,
+    seconds: (performance.now() - t0) / 1000,
+  });
   switch (task.kind) {
     case 'range':
-      return { kind: 'costs', ...evaluatorEntryCosts(ev, { start: task.start, end: task.end }, task.offsets) };
+      return timed(evaluatorEntryCosts(ev, { start: task.start, end: task.end }, task.offsets));
     case 'indices':
-      return { kind: 'costs', ...evaluatorEntryCosts(ev, { indices: task.indices }, task.offsets) };
+      return timed(evaluatorEntryCosts(ev, { indices: task.indices }, task.offsets));
     case 'directions':
-      return { kind: 'costs', ...evaluatorDirectionCosts(ev, net, task.directions, task.seed, task.offsets) };
+      return timed(evaluatorDirectionCosts(ev, net, task.directions, task.seed, task.offsets));
     case 'gradient':
       return { kind: 'gradient', grad: net.backward(theta, own().data, own().base, task.defects) };
   }

@@ -1,6 +1,7 @@
 import {
   type CostEvaluator,
   IncrementalEvaluator,
+  type ReluIntoOutput,
   hasSigmoidCrossEntropyOutput,
   replaysExactly,
 } from '../../core/model/evaluator.js';
@@ -66,7 +67,7 @@ function arenaBytes(net: Network, parameters: number, data: Dataset): number {
   const f64s =
     parameters +
     m * (data.X.rows + data.Y.rows + 2 * units + 6 + data.X.rows + units + units) +
-    Math.max(...layers.map((l) => l.units));
+    2 * Math.max(...layers.map((l) => l.units));
   return 8 * f64s + 4 * units * m + regions + 64 * 16 + (1 << 20);
 }
 
@@ -114,6 +115,17 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
   private constructor(net: Network, theta0: Float64Array, data: Dataset, base: ForwardCache, arena: Arena) {
     super(net, theta0, data, base, arena);
     this.k = instantiateKernels(arena.memory);
+    const k = this.k;
+    this.tables.marginRows = (a) =>
+      k.marginRows({
+        Zt: a.Zt.byteOffset,
+        R: a.R,
+        inv: a.inv.byteOffset,
+        cs: a.cs.byteOffset,
+        from: a.from,
+        to: a.to,
+        margin: a.margin.byteOffset + a.offset * 8,
+      });
   }
 
   /** Byte offset of row `row` (of `width` doubles) of an array in the arena. */
@@ -123,49 +135,35 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
 
   protected override moveActive(l: number, i: number, prevRow: number, step: number, split: SplitTable): number {
     const m = this.m;
-    const prev = prevRow < 0 ? this.ones.byteOffset : WasmIncrementalEvaluator.at(this.base.A[l - 1]!.data, prevRow, m);
-    const zl = WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m);
-    const nc = this.k.moveActive(
-      split.active.byteOffset,
-      split.offsets[i]!,
-      split.offsets[i + 1]!,
-      zl,
-      prev,
+    const nc = this.k.moveActive({
+      active: split.active.byteOffset,
+      from: split.offsets[i]!,
+      to: split.offsets[i + 1]!,
+      zl: WasmIncrementalEvaluator.at(this.base.Z[l]!.data, i, m),
+      prev: prevRow < 0 ? this.ones.byteOffset : WasmIncrementalEvaluator.at(this.base.A[l - 1]!.data, prevRow, m),
       step,
-      this.cols.byteOffset,
-      this.dA.byteOffset,
-    );
+      cols: this.cols.byteOffset,
+      dA: this.dA.byteOffset,
+    });
     this.kinks = this.k.kinks.value as number;
     return nc;
   }
 
-  protected override reluIntoSingleOutput(
-    nc: number,
-    margin: Float64Array,
-    slope: Float64Array,
-    mo: number,
-    ZL: Float64Array,
-    Zt: Float64Array,
-    R: number,
-    wcol: Float64Array,
-    wl: Float64Array,
-    b: number,
-    zL: Float64Array,
-  ): number {
-    return this.k.reluIntoSingleOutput(
-      nc,
-      this.cols.byteOffset,
-      this.dA.byteOffset,
-      margin.byteOffset + mo * 8,
-      slope.byteOffset + mo * 8,
-      ZL.byteOffset,
-      Zt.byteOffset,
-      R,
-      wcol.byteOffset,
-      wl.byteOffset,
-      b,
-      zL.byteOffset,
-    );
+  protected override reluIntoSingleOutput(a: ReluIntoOutput): number {
+    return this.k.reluIntoSingleOutput({
+      nc: a.nc,
+      cols: a.cols.byteOffset,
+      dA: a.dA.byteOffset,
+      margin: a.margin.byteOffset + a.offset * 8,
+      slope: a.slope.byteOffset + a.offset * 8,
+      ZL: a.ZL.byteOffset,
+      Zt: a.Zt.byteOffset,
+      R: a.R,
+      wcol: a.wcol.byteOffset,
+      wl: a.wl.byteOffset,
+      b: a.b,
+      zL: a.zL.byteOffset,
+    });
   }
 
   protected override rankOneRow(
@@ -194,16 +192,16 @@ export class WasmIncrementalEvaluator extends IncrementalEvaluator {
 
   protected override sigmoidCrossEntropyCost(zL: Float64Array, nc: number): number {
     const L = this.net.layerCount;
-    const delta = this.k.sigmoidCrossEntropyDelta(
+    const delta = this.k.sigmoidCrossEntropyDelta({
       nc,
-      this.cols.byteOffset,
-      zL.byteOffset,
-      this.base.Z[L]!.data.byteOffset,
-      this.outQ!.byteOffset,
-      this.outSign!.byteOffset,
-      this.data.Y.data.byteOffset,
-      this.baseLosses.byteOffset,
-    );
+      cols: this.cols.byteOffset,
+      zL: zL.byteOffset,
+      ZL: this.base.Z[L]!.data.byteOffset,
+      q: this.outQ!.byteOffset,
+      sign: this.outSign!.byteOffset,
+      Y: this.data.Y.data.byteOffset,
+      base: this.baseLosses.byteOffset,
+    });
     return (1 / this.m) * (this.baseLossSum + delta);
   }
 }
