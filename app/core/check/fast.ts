@@ -41,12 +41,11 @@ export async function fastDirections(
   const k = settings.directions;
   const seed = settings.seed;
   const width = 4; // J(±ε), J(±2ε): the estimate, its truncation, and the kink test
-  const results = new Map<string, { ref: DirectionRef; costs: Float64Array; kinks: number; localNoise?: number }>();
-  const byStepOf = (refs: readonly DirectionRef[]): Map<number, DirectionRef[]> => {
-    const m = new Map<number, DirectionRef[]>();
-    for (const r of refs) m.set(plan.eps[r.group]!, [...(m.get(plan.eps[r.group]!) ?? []), r]);
-    return m;
-  };
+  /** Each direction's costs at the layout [±h, ±2h], the step h they were taken at, and its kinks. */
+  const results = new Map<
+    string,
+    { ref: DirectionRef; costs: Float64Array; kinks: number; h: number; localNoise?: number }
+  >();
   let pending: DirectionRef[] = groups.flatMap((_, g) =>
     Array.from({ length: k }, (_, j) => ({ group: g, k: j, attempt: 0 })),
   );
@@ -83,45 +82,61 @@ export async function fastDirections(
       }),
     );
     const next: DirectionRef[] = [];
-    const flagged: { ref: DirectionRef; c: Float64Array }[] = [];
+    let flagged: { ref: DirectionRef; c: Float64Array; h: number }[] = [];
     for (const { refs, b } of batches) {
       refs.forEach((ref, i) => {
         const c = b.costs.slice(i * width, (i + 1) * width);
         const kk = b.kinks ? b.kinks.subarray(i * width, (i + 1) * width).reduce((s, x) => s + x, 0) : 0;
         const kinked = isKinked(c, kk);
-        results.set(`${ref.group}:${ref.k}`, { ref, costs: c, kinks: kinked ? Math.max(1, kk) : 0 });
-        if (kinked && !b.kinks) flagged.push({ ref, c });
-        else if (kinked && attempt + 1 < DIRECTION_ATTEMPTS) next.push({ ...ref, attempt: attempt + 1 });
+        results.set(`${ref.group}:${ref.k}`, {
+          ref,
+          costs: c,
+          kinks: kinked ? Math.max(1, kk) : 0,
+          h: plan.eps[ref.group]!,
+        });
+        if (kinked) flagged.push({ ref, c, h: plan.eps[ref.group]! });
       });
     }
-    // Subjects: a kink's tent shrinks with the step, rounding does not. A direction whose second and
-    // fourth differences stay as large at a tenth of the step is smooth, with worse rounding than
-    // the cost-wide σ; only a real kink sends it on to a fresh direction.
-    for (const [h, list] of byStepOf(flagged.map((f) => f.ref))) {
-      const b = await est.directionCosts(list, seed, layoutOffsets(h / 10, width));
-      finiteOrThrow(
-        est,
-        b,
-        (i) =>
-          `θ₀ moved along random direction ${list[Math.floor(i / width)]!.k} of ${groups[list[Math.floor(i / width)]!.group]!.name}`,
-      );
-      list.forEach((ref, i) => {
-        const c0 = flagged.find((f) => f.ref === ref)!.c;
-        const c = b.costs.subarray(i * width, (i + 1) * width);
-        const s0 = secondDifference(j0, c0[0]!, c0[1]!);
-        const q0 = fourthDifference(j0, c0[0]!, c0[1]!, c0[2]!, c0[3]!);
-        const s = secondDifference(j0, c[0]!, c[1]!);
-        const q = fourthDifference(j0, c[0]!, c[1]!, c[2]!, c[3]!);
-        if (Math.abs(s) > 0.3 * Math.abs(s0) && Math.abs(q) > 0.3 * Math.abs(q0)) {
-          results.set(`${ref.group}:${ref.k}`, {
-            ref,
-            costs: c0,
-            kinks: 0,
-            localNoise: Math.max(Math.abs(q), Math.abs(q0)) / Math.sqrt(70),
-          });
-        } else if (attempt + 1 < DIRECTION_ATTEMPTS) next.push({ ...ref, attempt: attempt + 1 });
-      });
+    // A kinked direction is measured again, the same direction, at ε/10 and ε/100: a crossing
+    // within ±2h clears once the step is short of it, as for entries. For subjects the first of
+    // these also tells rounding from a kink: a kink's tent shrinks with the step, rounding does
+    // not, so differences as large at a tenth of the step were this direction's own rounding
+    // (kept at ε, with that rounding allowed for). What no step clears goes to a fresh direction.
+    for (const factor of [0.1, 0.01]) {
+      if (flagged.length === 0) break;
+      const still: typeof flagged = [];
+      const byH = new Map<number, typeof flagged>();
+      for (const f of flagged) byH.set(f.h * factor, [...(byH.get(f.h * factor) ?? []), f]);
+      for (const [h, list] of byH) {
+        const refs = list.map((f) => f.ref);
+        const b = await est.directionCosts(refs, seed, layoutOffsets(h, width));
+        finiteOrThrow(
+          est,
+          b,
+          (i) =>
+            `θ₀ moved along random direction ${refs[Math.floor(i / width)]!.k} of ${groups[refs[Math.floor(i / width)]!.group]!.name}`,
+        );
+        list.forEach((f, i) => {
+          const c = b.costs.slice(i * width, (i + 1) * width);
+          const kk = b.kinks ? b.kinks.subarray(i * width, (i + 1) * width).reduce((x, y) => x + y, 0) : 0;
+          if (!est.knowsKinks && factor === 0.1) {
+            const s0 = secondDifference(j0, f.c[0]!, f.c[1]!);
+            const q0 = fourthDifference(j0, f.c[0]!, f.c[1]!, f.c[2]!, f.c[3]!);
+            const s1 = secondDifference(j0, c[0]!, c[1]!);
+            const q1 = fourthDifference(j0, c[0]!, c[1]!, c[2]!, c[3]!);
+            if (Math.abs(s1) > 0.3 * Math.abs(s0) && Math.abs(q1) > 0.3 * Math.abs(q0)) {
+              const localNoise = Math.max(Math.abs(q1), Math.abs(q0)) / Math.sqrt(70);
+              results.set(`${f.ref.group}:${f.ref.k}`, { ref: f.ref, costs: f.c, kinks: 0, h: f.h, localNoise });
+              return;
+            }
+          }
+          if (isKinked(c, kk)) still.push({ ...f, c });
+          else results.set(`${f.ref.group}:${f.ref.k}`, { ref: f.ref, costs: c, kinks: 0, h });
+        });
+      }
+      flagged = still;
     }
+    for (const f of flagged) if (attempt + 1 < DIRECTION_ATTEMPTS) next.push({ ...f.ref, attempt: attempt + 1 });
     pending = next;
   }
   if (done < total) hooks.onProgress?.(meter.at(total));
@@ -145,12 +160,13 @@ export async function fastDirections(
     let local2 = 0;
     let kinked = 0;
     const qg: number[] = [];
+    const steps: number[] = [];
     for (let j = 0; j < k; j++) {
       const r = results.get(`${gi}:${j}`)!;
       const u = groupDirection(group, gi, seed, j, r.ref.attempt);
       const an = projectGradient(grad, group, u);
-      const dn = applyStencil('central', h, j0, r.costs);
-      const d2 = applyStencil('central', 2 * h, j0, r.costs, 2);
+      const dn = applyStencil('central', r.h, j0, r.costs);
+      const d2 = applyStencil('central', 2 * r.h, j0, r.costs, 2);
       tests.push({
         group: group.name,
         analytic: an,
@@ -167,15 +183,17 @@ export async function fastDirections(
       }
       a.push(an);
       d.push(dn);
-      qg.push(fourthDifference(j0, r.costs[0]!, r.costs[1]!, r.costs[2]!, r.costs[3]!));
+      if (r.h === h) qg.push(fourthDifference(j0, r.costs[0]!, r.costs[1]!, r.costs[2]!, r.costs[3]!));
       trunc2 += spreadOfTwoSteps(dn, d2) ** 2;
-      if (r.localNoise !== undefined) local2 += ((r.localNoise * stencilNoiseGain('central')) / h) ** 2;
+      steps.push(r.h);
+      if (r.localNoise !== undefined) local2 += ((r.localNoise * stencilNoiseGain('central')) / r.h) ** 2;
     }
     const smooth = a.length;
     // As for entries: round-off from σ_J as this group's directions see it (and as single directions
     // saw it, where worse), and each direction's own spread between ε and 2ε.
     const sigma = plan.noisyCost ? plan.costNoise : Math.max(plan.costNoise, groupCostNoise(qg));
-    const noise2 = smooth * ((sigma * stencilNoiseGain('central')) / h) ** 2 + local2;
+    // Each direction's round-off at the step it was judged at (a re-measured one at ε/10 carries ten times more).
+    const noise2 = steps.reduce((acc, st) => acc + ((sigma * stencilNoiseGain('central')) / st) ** 2, 0) + local2;
     const budget = Math.sqrt(NOISE_SIGMAS ** 2 * noise2 + TRUNCATION_MARGIN ** 2 * trunc2);
     const tolerance = Math.max(thresholdTolerance(settings.threshold, ng, smooth), budget);
     const err = normOfDifference(a, d);
