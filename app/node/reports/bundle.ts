@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import path from 'node:path';
 import canonicalize from 'canonicalize';
 import type { Meaning, SignOffPredicate, Statement } from '../../core/report/statement.js';
-import { type AuditEntry, entryHash, readLog } from '../store/audit-log.js';
+import { type AuditEntry, entryBody, entryHash, readLog } from '../store/audit-log.js';
 import type { Store } from '../store/database.js';
 import { hasColumn } from '../store/seals.js';
 import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, fingerprint } from '../signing/dsse.js';
@@ -52,19 +52,6 @@ export interface BundleContent {
 function envelopeText(e: DsseEnvelope): string {
   const s = e.signatures[0]!;
   return `${JSON.stringify({ payloadType: e.payloadType, payload: e.payload, signatures: [{ keyid: s.keyid, sig: s.sig }] }, null, 2)}\n`;
-}
-
-/** A log row as the exact bytes its hash covers: one per line. */
-function logLine(e: AuditEntry): string {
-  return canonicalize({
-    seq: e.seq,
-    at: e.at,
-    actor: e.actor,
-    action: e.action,
-    subject: e.subject,
-    details: e.details,
-    prev_hash: e.prev_hash,
-  })!;
 }
 
 function manifestText(c: BundleContent): string {
@@ -182,7 +169,7 @@ export function bundleLayout(c: BundleContent): Map<string, Uint8Array> {
     put(`${s.base}.sig`, Buffer.from(s.envelope.signatures[0]!.sig, 'base64'));
   }
   for (const [keyid, pem] of [...c.keys].sort(([a], [b]) => a.localeCompare(b))) put(`keys/${keyid}.pem`, pem);
-  put('audit-log.jsonl', c.log.map((e) => `${logLine(e)}\n`).join(''));
+  put('audit-log.jsonl', c.log.map((e) => `${entryBody(e)}\n`).join(''));
   const manifest = manifestText(c);
   put('manifest.json', manifest);
   const doc = verifyDoc(c);

@@ -20,9 +20,9 @@ export interface LogHead {
   hash: string;
 }
 
-/** Each row's hash covers the row and the previous hash (RFC 8785 JSON, SHA-256). */
-export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
-  const body = canonicalize({
+/** A row as hashed and as a bundle's audit-log.jsonl line carries it: RFC 8785 JSON of every field but the hash. */
+export function entryBody(e: Omit<AuditEntry, 'hash'>): string {
+  return canonicalize({
     seq: e.seq,
     at: e.at,
     actor: e.actor,
@@ -31,7 +31,11 @@ export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
     details: e.details,
     prev_hash: e.prev_hash,
   })!;
-  return createHash('sha256').update(body).digest('hex');
+}
+
+/** Each row's hash covers the row and the previous hash (SHA-256 of its body). */
+export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
+  return createHash('sha256').update(entryBody(e)).digest('hex');
 }
 
 export function logHead(db: Database.Database): LogHead {
