@@ -1,12 +1,13 @@
 import { type BrowserWindow, dialog } from 'electron';
 
-type Purpose = 'model' | 'weights' | 'dataset' | 'module';
+type Purpose = 'model' | 'weights' | 'dataset' | 'module' | 'script';
 
 const FILTERS: Record<Purpose, Electron.FileFilter[]> = {
   model: [{ name: 'Model spec', extensions: ['json'] }],
   weights: [{ name: 'Weights', extensions: ['npz', 'safetensors', 'json'] }],
   dataset: [{ name: 'Dataset', extensions: ['csv', 'npy', 'npz', 'json'] }],
   module: [{ name: 'JS/TS module', extensions: ['js', 'mjs', 'ts', 'mts'] }],
+  script: [{ name: 'Python script', extensions: ['py'] }],
 };
 
 /** The native open dialog behind the API's dialog.openFile: one file, filtered by what it is for. */

@@ -257,6 +257,15 @@ describe('IPC', () => {
       window: win,
       options: { properties: ['openFile'], filters: [{ name: 'Weights', extensions: ['npz', 'safetensors', 'json'] }] },
     });
+    dialog.answer = '/home/user/train.py';
+    expect(await ipcMain.invoke('gradproof:dialog.openFile', OURS, { purpose: 'script' })).toEqual({
+      ok: true,
+      result: { path: '/home/user/train.py', available: true },
+    });
+    expect(dialog.openCalls.at(-1)?.options.filters).toEqual([{ name: 'Python script', extensions: ['py'] }]);
+    expect(await ipcMain.invoke('gradproof:dialog.openFile', OURS, { purpose: 'shell' })).toMatchObject({
+      ok: false,
+    });
     dialog.answer = null;
     expect(await ipcMain.invoke('gradproof:dialog.openFile', OURS, { purpose: 'model' })).toEqual({
       ok: true,

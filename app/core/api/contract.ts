@@ -190,7 +190,7 @@ export const API = {
     role,
     passphrase: newPassphrase,
   }),
-  'dialog.openFile': z.strictObject({ purpose: z.enum(['model', 'weights', 'dataset', 'module']) }),
+  'dialog.openFile': z.strictObject({ purpose: z.enum(['model', 'weights', 'dataset', 'module', 'script']) }),
 } as const;
 
 export type Method = keyof typeof API;

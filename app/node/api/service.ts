@@ -33,7 +33,7 @@ import { annotateRun, getRun, listRuns } from '../store/runs.js';
 
 export interface ServiceOptions {
   /** Native file dialogs, where the transport has them (Electron). */
-  openFile?: (purpose: 'model' | 'weights' | 'dataset' | 'module') => Promise<string | null>;
+  openFile?: (purpose: 'model' | 'weights' | 'dataset' | 'module' | 'script') => Promise<string | null>;
   workers?: number;
   /** HTML to PDF: Electron's printToPDF in the desktop app; headless Chromium otherwise. */
   renderPdf?: (html: string, paper: Paper) => Promise<Buffer>;
