@@ -1,6 +1,5 @@
 import { type BrowserWindow, dialog } from 'electron';
-
-type Purpose = 'model' | 'weights' | 'dataset' | 'module' | 'script';
+import type { FilePurpose as Purpose } from '../app/core/api/contract.js';
 
 const FILTERS: Record<Purpose, Electron.FileFilter[]> = {
   model: [{ name: 'Model spec', extensions: ['json'] }],

@@ -196,6 +196,8 @@ export const API = {
 export type Method = keyof typeof API;
 export const METHODS = Object.keys(API) as Method[];
 export type Params<M extends Method> = z.input<(typeof API)[M]>;
+/** What a native file dialog is opened for: it picks the dialog's filter. */
+export type FilePurpose = Params<'dialog.openFile'>['purpose'];
 
 export interface LibraryItem {
   ref: string;

@@ -10,6 +10,7 @@ import {
   type AuditTrailEntry,
   toApiErrorBody,
   type CheckRequest,
+  type FilePurpose,
   type InboxItem,
   type JobStatus,
   type Method,
@@ -33,7 +34,7 @@ import { annotateRun, getRun, listRuns } from '../store/runs.js';
 
 export interface ServiceOptions {
   /** Native file dialogs, where the transport has them (Electron). */
-  openFile?: (purpose: 'model' | 'weights' | 'dataset' | 'module' | 'script') => Promise<string | null>;
+  openFile?: (purpose: FilePurpose) => Promise<string | null>;
   workers?: number;
   /** HTML to PDF: Electron's printToPDF in the desktop app; headless Chromium otherwise. */
   renderPdf?: (html: string, paper: Paper) => Promise<Buffer>;
