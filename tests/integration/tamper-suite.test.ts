@@ -3,7 +3,7 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, s
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entryHash } from '../../app/node/store/audit-log.js';
+import { type AuditEntry, entryHash } from '../../app/node/store/audit-log.js';
 import { openStore } from '../../app/node/store/database.js';
 import { getRun } from '../../app/node/store/runs.js';
 import { verifyStore } from '../../app/node/reports/verify.js';
@@ -230,16 +230,7 @@ describe('the tamper suite: the audit log cut, re-chained and rewritten', () => 
   const rows = (db: string) =>
     new Database(db, { readonly: true })
       .prepare('SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log ORDER BY seq')
-      .all() as {
-      seq: number;
-      at: string;
-      actor: string | null;
-      action: string;
-      subject: string;
-      details: string;
-      prev_hash: string;
-      hash: string;
-    }[];
+      .all() as AuditEntry[];
 
   /** Rewrite the log from `from` on with a valid chain: what an insider who knows the format can do. */
   function rechain(

@@ -118,6 +118,18 @@ export interface BarSeries {
   notes?: (string | null)[];
 }
 
+/** A run's groups as one bar each: its difference, coloured by its verdict (the result page and the PDF). */
+export function groupDifferenceSeries(groups: readonly { difference: number; verdict: Verdict }[]): BarSeries[] {
+  return [
+    {
+      label: 'difference',
+      cls: 's0',
+      values: groups.map((g) => g.difference),
+      verdicts: groups.map((g) => g.verdict),
+    },
+  ];
+}
+
 export interface BarChartOptions {
   categories: string[];
   series: BarSeries[];

@@ -1,5 +1,5 @@
 import type { CheckResult, GroupReport } from '../check/result.js';
-import { barChartSvg, sweepChartSvg } from './charts.js';
+import { barChartSvg, groupDifferenceSeries, sweepChartSvg } from './charts.js';
 import {
   fmtCorrelation,
   fmtCount,
@@ -228,14 +228,7 @@ export function reportHtml(r: PrintableReport): string {
     : '';
   const chart = barChartSvg({
     categories: res.groups.map((g) => g.name),
-    series: [
-      {
-        label: 'difference',
-        cls: 's0',
-        values: res.groups.map((g) => g.difference),
-        verdicts: res.groups.map((g) => g.verdict),
-      },
-    ],
+    series: groupDifferenceSeries(res.groups),
     threshold: res.threshold,
     width: 640,
     height: 165,

@@ -152,6 +152,16 @@ interface ReportRow {
 
 const UNKNOWN_ROLE = 'engineer' as const;
 
+/** A key as a report shows it: its identity's name and role, or a placeholder when that row is gone. */
+function signerView(identity: Identity | undefined, keyid: string): SignatureView['signer'] {
+  return {
+    name: identity?.name ?? '(identity not stored)',
+    role: identity?.role ?? UNKNOWN_ROLE,
+    keyid,
+    fingerprint: fingerprint(keyid),
+  };
+}
+
 export function getReport(store: Store, id: string): ReportView {
   const row = store.db.prepare('SELECT * FROM reports WHERE id = ?').get(id) as ReportRow | undefined;
   if (!row) throw new NotFoundError(`no report ${id}; list reports with: gradproof report list`);
@@ -179,8 +189,9 @@ export function getReport(store: Store, id: string): ReportView {
       predicate: {} as AuditPredicate,
     };
   }
+  // Each signer's identity read once: the signature views and the four-eyes notes both need it.
+  const identities = new Map(sigs.map((s) => [s.identity_id, getIdentity(store, s.identity_id)]));
   const signatures: SignatureView[] = sigs.map((s) => {
-    const signer = getIdentity(store, s.identity_id);
     let envelope: DsseEnvelope | null;
     let payloadSha256: string | null = null;
     try {
@@ -191,12 +202,7 @@ export function getReport(store: Store, id: string): ReportView {
     }
     return {
       meaning: s.meaning,
-      signer: {
-        name: signer?.name ?? '(identity not stored)',
-        role: signer?.role ?? UNKNOWN_ROLE,
-        keyid: s.identity_id,
-        fingerprint: fingerprint(s.identity_id),
-      },
+      signer: signerView(identities.get(s.identity_id), s.identity_id),
       signedAt: s.signed_at,
       comment: s.comment,
       envelope,
@@ -206,7 +212,7 @@ export function getReport(store: Store, id: string): ReportView {
   const fourEyes: string[] = [];
   for (const s of sigs) {
     if (s.meaning === 'authorship') continue;
-    const reviewer = getIdentity(store, s.identity_id);
+    const reviewer = identities.get(s.identity_id);
     if (author && reviewer && sameAccount(author.account, reviewer.account))
       fourEyes.push(
         `${author.name} (author) and ${reviewer.name} (${s.meaning}) were created by the same ${describeAccount(author.account)}: nothing here shows they are two people`,
@@ -222,12 +228,7 @@ export function getReport(store: Store, id: string): ReportView {
     state: stateFromMeanings(sigs.map((s) => s.meaning)),
     storedState: row.state,
     createdAt: row.created_at,
-    author: {
-      name: author?.name ?? '(identity not stored)',
-      role: author?.role ?? UNKNOWN_ROLE,
-      keyid: row.author_id,
-      fingerprint: fingerprint(row.author_id),
-    },
+    author: signerView(author, row.author_id),
     sha256: row.sha256,
     body,
     statement,
